@@ -1,0 +1,55 @@
+"""runnable: plain functions, notebooks and shell commands as pipelines that run anywhere.
+
+``import runnable`` is kept cheap: the SDK names are imported on first use, so the CLI's ``--help`` and
+container start-up do not pay for pydantic models they never touch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_SDK_NAMES = (
+    "Catalog",
+    "ExecutionFailedError",
+    "Fail",
+    "NotebookTask",
+    "Pipeline",
+    "PythonTask",
+    "ShellTask",
+    "Stub",
+    "Success",
+    "TaskReturns",
+    "json",
+    "metric",
+    "pickled",
+)
+__all__ = list(_SDK_NAMES)
+
+if TYPE_CHECKING:
+    from runnable.sdk import (  # noqa: F401
+        Catalog,
+        ExecutionFailedError,
+        Fail,
+        NotebookTask,
+        Pipeline,
+        PythonTask,
+        ShellTask,
+        Stub,
+        Success,
+        TaskReturns,
+        json,
+        metric,
+        pickled,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SDK_NAMES:
+        from runnable import sdk
+
+        value = getattr(sdk, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'runnable' has no attribute {name!r}")

@@ -1,0 +1,184 @@
+"""The ``runnable`` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from runnable.errors import RunnableError
+
+app = typer.Typer(
+    name="runnable",
+    help="Run pipelines of python functions, notebooks and shell commands, and inspect their runs.\n\n"
+    "Start with: runnable execute pipeline.yaml (or pipeline.py). See each command's --help.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+runs_app = typer.Typer(help="Look at recorded runs (the run log store of the configuration).", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+ConfigOption = Annotated[
+    Optional[str],
+    typer.Option("--config", "-c", help="Configuration file choosing executor, catalog, run log store, secrets.",
+                 envvar="RUNNABLE_CONFIGURATION_FILE", show_envvar=True),
+]
+
+
+def _fail(error: RunnableError) -> "typer.Exit":
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=True, highlight=False)
+    console.print(f"[bold red]error:[/bold red] {escape(error.message)}")
+    if error.hint:
+        console.print(f"[dim]hint: {escape(error.hint)}[/dim]")
+    return typer.Exit(error.exit_code)
+
+
+@app.command()
+def execute(
+    file: Annotated[Path, typer.Argument(help="The pipeline: a YAML file with a 'dag', or a .py file defining main().")],
+    run_id_arg: Annotated[Optional[str], typer.Argument(metavar="[RUN_ID]", help="Run id (same as --run-id).")] = None,
+    config: ConfigOption = None,
+    parameters: Annotated[
+        Optional[str], typer.Option("--parameters", "--parameters-file", "-p", help="YAML file of initial parameters.")
+    ] = None,
+    run_id: Annotated[Optional[str], typer.Option("--run-id", help="Name the run (default: generated).",
+                                                  envvar="RUNNABLE_RUN_ID")] = None,
+    tag: Annotated[Optional[str], typer.Option("--tag", help="A label stored with the run.")] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="Log level for runnable's own messages.")] = "WARNING",
+) -> None:
+    """Run a pipeline and show a summary.
+
+    Parameters come from --parameters and RUNNABLE_PRM_<name> environment variables (JSON values).
+    Exit status is 0 only when the run succeeds.
+
+    Examples:
+
+      runnable execute examples/quickstart/pipeline.py
+
+      runnable execute pipeline.yaml -c local.yaml -p params.yaml --tag nightly
+    """
+    import logging
+
+    from runnable import entrypoints
+    from runnable.models.run_log import SUCCESS
+
+    logging.basicConfig(level=log_level.upper())
+    try:
+        if file.suffix == ".py":
+            door = entrypoints.FrontDoor(
+                pipeline_file=str(file),
+                configuration_file=config or "",
+                parameters_file=parameters or "",
+                run_id=run_id or run_id_arg or "",
+                tag=tag or "",
+            )
+            entrypoints.call_main(file, door)
+            run_log = door.run_log
+            if run_log is None:
+                raise RunnableError(f"{file}: main() did not run the pipeline")
+        else:
+            graph, callables = entrypoints.load_graph(file)
+            run_log = entrypoints.run_graph(
+                graph,
+                configuration_file=config or "",
+                parameters_file=parameters or "",
+                run_id=run_id or run_id_arg or "",
+                tag=tag or "",
+                pipeline_file=str(file),
+                callables=callables,
+            )
+    except RunnableError as error:
+        raise _fail(error) from None
+    raise typer.Exit(0 if run_log.status == SUCCESS else 1)
+
+
+def _store(config: Optional[str]):  # type: ignore[no-untyped-def]
+    from runnable.config import load_config
+    from runnable.plugins import get_registry
+
+    loaded = load_config(config)
+    section = loaded.sections["run-log-store"]
+    return get_registry().create("run-log-store", section.type, section.config, source=loaded.source)
+
+
+@runs_app.command("list")
+def runs_list(
+    config: ConfigOption = None,
+    limit: Annotated[int, typer.Option("--limit", "-l", help="Show at most this many runs.")] = 20,
+) -> None:
+    """List runs, newest first: id, status, start time, duration, tag."""
+    from rich.table import Table
+
+    from runnable.reporting import _duration, make_console
+
+    try:
+        store = _store(config)
+        table = Table(show_edge=False)
+        for column in ("run id", "status", "started", "duration", "tag", "pipeline"):
+            table.add_column(column)
+        for run_id in store.list_run_ids()[:limit]:
+            log = store.get_run_log(run_id)
+            duration = (log.end_time - log.start_time).total_seconds() if log.end_time and log.start_time else None
+            started = log.start_time.strftime("%Y-%m-%d %H:%M:%S") if log.start_time else "-"
+            table.add_row(log.run_id, log.status, started, _duration(duration), log.tag, log.pipeline_name)
+    except RunnableError as error:
+        raise _fail(error) from None
+    make_console().print(table)
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="The run to show.")],
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole run log as JSON.")] = False,
+) -> None:
+    """Show one run: its steps, parameters and metrics (or the whole record with --json)."""
+    from rich.table import Table
+
+    from runnable.reporting import make_console, print_summary
+
+    try:
+        store = _store(config)
+        log = store.get_run_log(run_id)
+    except RunnableError as error:
+        raise _fail(error) from None
+    if as_json:
+        sys.stdout.write(log.model_dump_json(indent=2) + "\n")
+        return
+    console = make_console()
+    print_summary(console, log, store.masked_config())
+    if log.parameters:
+        table = Table(title="parameters", title_justify="left", show_edge=False)
+        table.add_column("name")
+        table.add_column("kind")
+        table.add_column("value")
+        for name, parameter in log.parameters.items():
+            table.add_row(name, parameter.kind, str(parameter.description_value))
+        console.print(table)
+
+
+@app.command()
+def plugins() -> None:
+    """List installed plugins: each implementation's kind, name, distribution and version."""
+    from rich.table import Table
+
+    from runnable.plugins import get_registry
+    from runnable.reporting import make_console
+
+    table = Table(show_edge=False)
+    for column in ("kind", "name", "distribution", "version", "plugin"):
+        table.add_column(column)
+    for impl in sorted(get_registry().all(), key=lambda i: (i.kind, i.name)):
+        table.add_row(impl.kind, impl.name, impl.distribution, impl.version, impl.plugin)
+    make_console().print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,1 @@
+"""The embedded defaults: the services a run uses when the configuration names nothing else."""

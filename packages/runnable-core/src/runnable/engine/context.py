@@ -1,0 +1,51 @@
+"""Everything one run needs, assembled once by :func:`runnable.engine.run.prepare` and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Callable
+
+from runnable.models.config import RunnableConfig
+from runnable.models.graph import Graph
+from runnable.models.parameters import Parameter
+from runnable.models.run_log import CodeIdentity, RunLog
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from runnable.engine.tasks import BaseTaskType
+    from runnable.services.catalog import BaseCatalog
+    from runnable.services.executor import BasePipelineExecutor
+    from runnable.services.run_log_store import BaseRunLogStore
+    from runnable.services.secrets import BaseSecretsManager
+    from runnable.services.tracking import BaseExperimentTracker
+
+
+@dataclass
+class RunContext:
+    run_id: str
+    tag: str
+    graph: Graph
+    config: RunnableConfig
+    executor: "BasePipelineExecutor"
+    catalog: "BaseCatalog"
+    run_log_store: "BaseRunLogStore"
+    secrets: "BaseSecretsManager"
+    tracker: "BaseExperimentTracker"
+    pm: "pluggy.PluginManager"
+    task_types: dict[str, "BaseTaskType"]
+    # The file the pipeline came from (YAML or .py); executors that run steps elsewhere rebuild the graph from it.
+    pipeline_file: str = ""
+    parameters_file: str = ""
+    # internal name -> python function, for SDK pipelines run in-process (no re-import needed).
+    callables: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    run_log: RunLog | None = None
+    # Current parameters of the run, as the run log keeps them.
+    parameters: dict[str, Parameter] = field(default_factory=dict)
+
+    @cached_property
+    def code_identity(self) -> CodeIdentity:
+        from runnable.engine.code_identity import git_code_identity
+
+        return git_code_identity()

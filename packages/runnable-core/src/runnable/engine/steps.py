@@ -1,0 +1,144 @@
+"""Running one node and recording it: the per-step hot path.
+
+Everything here runs once per step, so it does only what the record needs: no re-reading of the run log, no
+git calls (the code identity is read once per run), and the execution log is stored only when there is
+something in it or the step failed.
+"""
+
+from __future__ import annotations
+
+import traceback
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from runnable.engine.capture import Redactor, capture_output, environment
+from runnable.engine.context import RunContext
+from runnable.engine.objects import ParameterValues, store_object
+from runnable.engine.parameters import json_parameter, metric_parameter
+from runnable.engine.tasks import TaskResult
+from runnable.errors import RunnableError
+from runnable.models.graph import BaseNode, StubNode, TaskNode
+from runnable.models.parameters import Parameter
+from runnable.models.run_log import FAIL, PROCESSING, SUCCESS, StepAttempt, StepLog
+
+now = datetime.now
+
+
+def execution_log_name(node: BaseNode) -> str:
+    return f"{node.internal_name}.execution.log"
+
+
+def _begin(node: BaseNode, context: RunContext, step_type: str) -> StepLog:
+    step_log = StepLog(
+        name=node.name,
+        internal_name=node.internal_name,
+        status=PROCESSING,
+        step_type=step_type,
+        code_identities=[context.code_identity],
+    )
+    context.run_log_store.put_step_log(context.run_id, step_log)
+    context.pm.hook.step_started(run_id=context.run_id, step_log=step_log)
+    return step_log
+
+
+def _end(context: RunContext, step_log: StepLog, parameters: dict[str, Any], metrics: dict[str, Any]) -> StepLog:
+    assert context.run_log is not None
+    context.run_log.put_step(step_log)
+    context.run_log_store.put_step_log(context.run_id, step_log)
+    context.pm.hook.step_finished(run_id=context.run_id, step_log=step_log, parameters=parameters, metrics=metrics)
+    return step_log
+
+
+def run_terminal_or_stub(node: BaseNode, context: RunContext) -> StepLog:
+    step_log = _begin(node, context, node.type)  # type: ignore[attr-defined]
+    start = now()
+    step_log.attempts.append(StepAttempt(start_time=start, end_time=start, status=SUCCESS))
+    step_log.status = SUCCESS
+    return _end(context, step_log, {}, {})
+
+
+def run_task(node: TaskNode, context: RunContext, iteration: dict[str, Any] | None = None) -> StepLog:
+    """Run a task node: catalog get, the command with secrets set, returns kept, catalog put."""
+    step_log = _begin(node, context, "task")
+    attempt = StepAttempt(start_time=now(), status=PROCESSING)
+    step_log.attempts.append(attempt)
+    catalog = context.catalog
+    folder = Path((node.catalog and node.catalog.compute_data_folder) or catalog.compute_data_folder)
+    values = ParameterValues(context.parameters, catalog, context.run_id, iteration)
+    result = TaskResult()
+    new_parameters: dict[str, Parameter] = {}
+    metrics: dict[str, Any] = {}
+    secrets: dict[str, str] = {}
+    redact = Redactor([])
+    output = ""
+    try:
+        if node.catalog:
+            for pattern in node.catalog.get:
+                step_log.data_catalog.extend(catalog.get(context.run_id, pattern, folder))
+        secrets = {name: context.secrets.get(name) for name in node.secrets}
+        redact = Redactor(list(secrets.values()))
+        task_type = context.task_types[node.command_type]
+        with capture_output(redact) as buffer:
+            try:
+                with environment(secrets):
+                    task_type.run(node, context, values, secrets, result)
+            except RunnableError:
+                raise
+            except BaseException:
+                traceback.print_exc()  # into the captured output: the execution log keeps it
+                raise
+            finally:
+                output = buffer.getvalue()
+        new_parameters, metrics = _keep_returns(node, context, result)
+        if node.catalog:
+            for pattern in node.catalog.put:
+                step_log.data_catalog.extend(
+                    catalog.put(context.run_id, pattern, folder, store_copy=node.catalog.store_copy)
+                )
+        attempt.status = SUCCESS
+    except Exception as error:
+        attempt.status = FAIL
+        attempt.message = str(error) if isinstance(error, RunnableError) else f"{type(error).__name__}: {error}"
+        attempt.message = redact(attempt.message)
+    finally:
+        for name, path in result.files:
+            step_log.data_catalog.append(catalog.put_file(context.run_id, name, path))
+        if output or attempt.status == FAIL:
+            if attempt.status == FAIL and attempt.message not in output:
+                output += f"\n{attempt.message}\n"
+            step_log.data_catalog.append(catalog.put_bytes(context.run_id, execution_log_name(node), output.encode()))
+    attempt.end_time = now()
+    attempt.input_parameters = {name: context.parameters[name] for name in result.used if name in context.parameters}
+    attempt.output_parameters = new_parameters
+    attempt.user_defined_metrics = metrics
+    step_log.status = attempt.status
+    step_log.message = attempt.message
+    if new_parameters:
+        context.parameters.update(new_parameters)
+        context.run_log_store.put_parameters(context.run_id, new_parameters)
+    json_values = {n: p.value for n, p in new_parameters.items() if p.kind == "json"}
+    return _end(context, step_log, json_values, metrics)
+
+
+def _keep_returns(node: TaskNode, context: RunContext, result: TaskResult) -> tuple[dict[str, Parameter], dict[str, Any]]:
+    parameters: dict[str, Parameter] = {}
+    metrics: dict[str, Any] = {}
+    for spec in node.returns:
+        value = result.returned[spec.name]
+        if spec.kind == "object":
+            parameters[spec.name] = store_object(context.catalog, context.run_id, spec.name, value, step=node.name)
+        elif spec.kind == "metric":
+            parameters[spec.name] = metric_parameter(spec.name, value, node.name)
+            metrics[spec.name] = parameters[spec.name].value
+        else:
+            parameters[spec.name] = json_parameter(spec.name, value, node.name)
+    return parameters, metrics
+
+
+def run_node(node: BaseNode, context: RunContext, iteration: dict[str, Any] | None = None) -> StepLog:
+    if isinstance(node, TaskNode):
+        return run_task(node, context, iteration)
+    if isinstance(node, StubNode) or node.is_terminal:
+        return run_terminal_or_stub(node, context)
+    raise NotImplementedError(f"step {node.name!r}: {type(node).__name__} is not supported by this engine")

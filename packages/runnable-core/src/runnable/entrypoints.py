@@ -1,0 +1,143 @@
+"""Front doors meet here: load a pipeline from a file (YAML or Python) and run a graph.
+
+A Python pipeline file follows the convention of the original runnable: it defines ``main()``, which builds
+the pipeline, calls ``execute()`` and returns the pipeline. To run such a file, or only to rebuild its graph
+(an executor preparing a step in a container), the file is imported and ``main()`` called while a
+:class:`FrontDoor` is active; ``Pipeline.execute()`` consults it, so the CLI's options win over the
+arguments written in the file, and in *define only* mode nothing runs at all.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib.util
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from runnable.errors import ImportPathError, PipelineDefinitionError
+
+if TYPE_CHECKING:
+    from runnable.models.graph import Graph
+    from runnable.models.run_log import RunLog
+    from runnable.sdk import Pipeline
+
+
+@dataclass
+class FrontDoor:
+    pipeline_file: str = ""
+    configuration_file: str = ""
+    parameters_file: str = ""
+    run_id: str = ""
+    tag: str = ""
+    define_only: bool = False
+    pipeline: "Pipeline | None" = None
+    run_log: "RunLog | None" = None
+
+
+_current: contextvars.ContextVar[FrontDoor | None] = contextvars.ContextVar("runnable_front_door", default=None)
+
+
+def current() -> FrontDoor | None:
+    return _current.get()
+
+
+@contextmanager
+def front_door(door: FrontDoor) -> Iterator[FrontDoor]:
+    token = _current.set(door)
+    try:
+        yield door
+    finally:
+        _current.reset(token)
+
+
+def run_graph(
+    graph: "Graph",
+    *,
+    configuration_file: str = "",
+    parameters_file: str = "",
+    run_id: str = "",
+    tag: str = "",
+    pipeline_file: str = "",
+    callables: dict[str, Callable[..., Any]] | None = None,
+) -> "RunLog":
+    from runnable.engine.run import prepare
+
+    context = prepare(
+        graph,
+        configuration_file=configuration_file,
+        parameters_file=parameters_file,
+        run_id=run_id,
+        tag=tag,
+        pipeline_file=pipeline_file,
+        callables=callables,
+    )
+    return context.executor.execute_pipeline(context)
+
+
+def import_pipeline_module(path: Path) -> Any:
+    """Import a pipeline file as a module, with its folder and the working directory importable."""
+    if not path.is_file():
+        raise ImportPathError(f"{path}: file not found")
+    for folder in (str(path.resolve().parent), os.getcwd()):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    name = f"runnable_pipeline_{path.stem.replace('-', '_')}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportPathError(f"{path}: cannot be imported as a python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        raise ImportPathError(f"{path}: importing it failed: {type(error).__name__}: {error}") from error
+    return module
+
+
+def call_main(path: Path, door: FrontDoor) -> "Pipeline":
+    """Import ``path`` and call its ``main()`` under ``door``; return the pipeline it built.
+
+    A failed run does not raise here: the caller reads ``door.run_log``.
+    """
+    from runnable.sdk import ExecutionFailedError, Pipeline
+
+    with front_door(door):
+        module = import_pipeline_module(path)
+        main = getattr(module, "main", None)
+        result = None
+        try:
+            if callable(main):
+                result = main()
+            pipeline = door.pipeline or (result if isinstance(result, Pipeline) else None)
+            if pipeline is None:
+                found = [v for v in vars(module).values() if isinstance(v, Pipeline)]
+                pipeline = found[0] if len(found) == 1 else None
+            if pipeline is None:
+                raise PipelineDefinitionError(
+                    f"{path}: no pipeline found",
+                    hint="define main() that builds the Pipeline, calls execute() and returns it",
+                )
+            if door.run_log is None and not door.define_only:
+                pipeline.execute()  # main() built the pipeline but did not run it
+        except ExecutionFailedError:
+            if door.run_log is None:
+                raise
+    return door.pipeline or pipeline
+
+
+def load_graph(path: str | Path) -> tuple["Graph", dict[str, Callable[..., Any]]]:
+    """The graph (and python callables) of a pipeline file, without running anything."""
+    path = Path(path)
+    if path.suffix in (".yaml", ".yml"):
+        from runnable.yaml_loader import load_pipeline_yaml
+
+        return load_pipeline_yaml(path), {}
+    if path.suffix == ".py":
+        pipeline = call_main(path, FrontDoor(pipeline_file=str(path), define_only=True))
+        return pipeline.return_dag(), dict(pipeline._callables)
+    raise PipelineDefinitionError(f"{path}: a pipeline file is .yaml, .yml or .py")

@@ -1,0 +1,56 @@
+"""The errors a user can cause, each rendered as one line that names the place at fault.
+
+Every error raised because of bad input derives from :class:`RunnableError`. The CLI prints
+``str(error)`` (plus the optional ``hint`` on how to fix it) and exits non-zero; no traceback is shown
+for these because the traceback points into runnable, not at the user's mistake.
+"""
+
+from __future__ import annotations
+
+
+class RunnableError(Exception):
+    """Base class: a one-line message that names the file, step or key at fault."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class PipelineDefinitionError(RunnableError):
+    """The pipeline (YAML or Python) is malformed: bad YAML, unknown step type, dangling ``next``, cycles."""
+
+
+class ConfigurationError(RunnableError):
+    """The configuration file names an unknown plugin, an unknown key or a value of the wrong type."""
+
+
+class ImportPathError(RunnableError):
+    """A ``module.function`` path or a pipeline file that cannot be imported."""
+
+
+class ParameterError(RunnableError):
+    """A parameter is missing, malformed or cannot be bound to a function argument."""
+
+
+class CatalogError(RunnableError):
+    """A catalog operation failed: a ``put`` glob matched nothing, an item is missing from the catalog."""
+
+
+class SecretNotFoundError(RunnableError):
+    """A task asked for a secret the secrets manager does not have."""
+
+
+class RunLogNotFoundError(RunnableError):
+    """No run log exists for the requested run id."""
+
+
+class TaskFailedError(RunnableError):
+    """A task ran and failed; the message names the step and says where its output was kept."""
+
+    exit_code = 1

@@ -1,0 +1,1 @@
+"""In-process executors (layer 4): they drive the engine directly."""

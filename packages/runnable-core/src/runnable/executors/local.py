@@ -1,0 +1,26 @@
+"""The ``local`` executor: every step in this process, in graph order."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from runnable.engine.context import RunContext
+from runnable.models.run_log import RunLog
+from runnable.services.executor import BasePipelineExecutor
+
+
+class LocalExecutor(BasePipelineExecutor):
+    service_name: ClassVar[str] = "local"
+
+    # Run the branches of parallel and map steps in separate processes (needs a concurrent-safe run log store).
+    enable_parallel: bool = False
+    # Accepted for configurations written for the original runnable; objects always go through the catalog.
+    object_serialisation: bool = True
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+    def execute_pipeline(self, context: RunContext) -> RunLog:
+        from runnable.engine.run import execute_in_process
+
+        return execute_in_process(context)

@@ -1,0 +1,1 @@
+"""Layer 1: plain pydantic records (graph, run log, parameters, configuration). No I/O here."""

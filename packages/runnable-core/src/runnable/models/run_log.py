@@ -1,0 +1,133 @@
+"""The run log: everything recorded about one run.
+
+Field names follow the original runnable's run log (``run_id``, ``dag_hash``, ``steps``, ``attempts``,
+``code_identities``, ``data_catalog`` ...) so that run logs and the tools reading them stay compatible.
+Steps inside composite steps are addressed by dotted *internal names* (``parallel.branch.step``); a
+:class:`BranchLog` holds the steps of one branch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from runnable.models.parameters import Parameter
+
+Status = Literal["CREATED", "PROCESSING", "SUCCESS", "FAIL", "TRIGGERED"]
+CREATED: Status = "CREATED"
+PROCESSING: Status = "PROCESSING"
+SUCCESS: Status = "SUCCESS"
+FAIL: Status = "FAIL"
+
+
+class CodeIdentity(BaseModel):
+    """Where the code that ran a step came from: a git commit, or a container image."""
+
+    code_identifier: str | None = None
+    code_identifier_type: Literal["git", "docker", "unknown"] = "unknown"
+    code_identifier_dependable: bool = False
+    code_identifier_url: str | None = None
+    code_identifier_message: str | None = None
+
+
+class DataCatalog(BaseModel):
+    """One file moved through the catalog by a step."""
+
+    name: str
+    data_hash: str = ""
+    catalog_relative_path: str = ""
+    catalog_handler_location: str = ""
+    stage: Literal["get", "put"] = "put"
+    store_copy: bool = True
+
+
+class StepAttempt(BaseModel):
+    attempt_number: int = 1
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    status: Status = FAIL
+    message: str = ""
+    input_parameters: dict[str, Parameter] = Field(default_factory=dict)
+    output_parameters: dict[str, Parameter] = Field(default_factory=dict)
+    user_defined_metrics: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def duration(self) -> float | None:
+        if self.start_time is None or self.end_time is None:
+            return None
+        return (self.end_time - self.start_time).total_seconds()
+
+
+class StepLog(BaseModel):
+    name: str
+    internal_name: str
+    status: Status = CREATED
+    step_type: str = "task"
+    message: str = ""
+    mock: bool = False
+    code_identities: list[CodeIdentity] = Field(default_factory=list)
+    attempts: list[StepAttempt] = Field(default_factory=list)
+    branches: dict[str, "BranchLog"] = Field(default_factory=dict)
+    data_catalog: list[DataCatalog] = Field(default_factory=list)
+
+    @property
+    def duration(self) -> float | None:
+        starts = [a.start_time for a in self.attempts if a.start_time]
+        ends = [a.end_time for a in self.attempts if a.end_time]
+        if not starts or not ends:
+            return None
+        return (max(ends) - min(starts)).total_seconds()
+
+
+class BranchLog(BaseModel):
+    internal_name: str
+    status: Status = CREATED
+    steps: dict[str, StepLog] = Field(default_factory=dict)
+
+
+class RunLog(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str
+    dag_hash: str = ""
+    tag: str = ""
+    status: Status = CREATED
+    pipeline_name: str = ""
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    initial_parameters: dict[str, Parameter] = Field(default_factory=dict)
+    parameters: dict[str, Parameter] = Field(default_factory=dict)
+    run_config: dict[str, Any] = Field(default_factory=dict)
+    steps: dict[str, StepLog] = Field(default_factory=dict)
+
+    def search_step(self, internal_name: str) -> StepLog:
+        """Find a step by its dotted internal name, descending into branches."""
+        steps = self.steps
+        parts = internal_name.split(".")
+        # internal names alternate step / branch / step ...: "map.item-1.task" → steps["map"].branches["map.item-1"]...
+        for depth in range(0, len(parts), 2):
+            step_name = ".".join(parts[: depth + 1])
+            step = steps[step_name]
+            if depth + 1 >= len(parts):
+                return step
+            branch_name = ".".join(parts[: depth + 2])
+            steps = step.branches[branch_name].steps
+        raise KeyError(internal_name)
+
+    def put_step(self, step_log: StepLog) -> None:
+        """Store ``step_log`` at the place its dotted internal name says, creating branch records on the way."""
+        parts = step_log.internal_name.split(".")
+        steps = self.steps
+        for depth in range(0, len(parts) - 1, 2):
+            parent = steps[".".join(parts[: depth + 1])]
+            branch_name = ".".join(parts[: depth + 2])
+            branch = parent.branches.get(branch_name)
+            if branch is None:
+                branch = parent.branches[branch_name] = BranchLog(internal_name=branch_name, status=PROCESSING)
+            steps = branch.steps
+        steps[step_log.internal_name] = step_log
+
+
+StepLog.model_rebuild()

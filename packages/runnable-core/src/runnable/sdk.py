@@ -1,0 +1,308 @@
+"""The Python SDK: the names pipelines are written with (``from runnable import Pipeline, PythonTask``).
+
+These are thin, validated descriptions that compile to the graph model (:mod:`runnable.models.graph`); the
+YAML loader compiles to the same model, which is why both forms run identically. Names, fields and
+defaults follow the original runnable so existing pipelines run unchanged.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from runnable.errors import PipelineDefinitionError, RunnableError
+from runnable.models import graph as g
+from runnable.models.run_log import SUCCESS, RunLog
+
+TaskReturns = g.ReturnSpec
+SUCCESS_NAME, FAIL_NAME = "success", "fail"
+RESERVED = {SUCCESS_NAME, FAIL_NAME}
+
+
+def pickled(name: str) -> g.ReturnSpec:
+    """Return marker: keep the value as a pickled object in the catalog (models, dataframes...)."""
+    return g.ReturnSpec(name=name, kind="object")
+
+
+def metric(name: str) -> g.ReturnSpec:
+    """Return marker: a number (or list of numbers) recorded as a metric and sent to experiment trackers."""
+    return g.ReturnSpec(name=name, kind="metric")
+
+
+def json(name: str) -> g.ReturnSpec:
+    """Return marker: a JSON value kept in the run log (the default for plain names)."""
+    return g.ReturnSpec(name=name, kind="json")
+
+
+class ExecutionFailedError(RunnableError):
+    """Raised by ``Pipeline.execute()`` when the run did not end in success."""
+
+    exit_code = 1
+
+    def __init__(self, run_id: str, run_log: RunLog | None = None) -> None:
+        super().__init__(f"run {run_id!r} failed")
+        self.run_id = run_id
+        self.run_log = run_log
+
+
+class Catalog(BaseModel):
+    """Files to ``get`` from the run's catalog before a step and to ``put`` into it after the step succeeds."""
+
+    model_config = ConfigDict(extra="forbid")
+    get: list[str] = Field(default_factory=list)
+    put: list[str] = Field(default_factory=list)
+    store_copy: bool = True
+    compute_data_folder: Optional[str] = None
+
+
+class BaseTraversal(BaseModel):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, populate_by_name=True)
+
+    name: str
+    next_node: str = Field(default="", alias="next")
+    terminate_with_success: bool = False
+    terminate_with_failure: bool = False
+    on_failure: Optional["Pipeline"] = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        return g.check_node_name(name)
+
+    @model_validator(mode="after")
+    def _terminations(self) -> "BaseTraversal":
+        if self.terminate_with_success and self.terminate_with_failure:
+            raise ValueError(f"step {self.name!r}: terminate_with_success and terminate_with_failure are exclusive")
+        return self
+
+    def __rshift__(self, other: "BaseTraversal") -> "BaseTraversal":
+        """``a >> b``: b runs after a."""
+        if self.next_node:
+            raise PipelineDefinitionError(f"step {self.name!r} already has next {self.next_node!r}")
+        self.next_node = other.name
+        return other
+
+    def __lshift__(self, other: "BaseTraversal") -> "BaseTraversal":
+        """``a << b``: a runs after b."""
+        if other.next_node:
+            raise PipelineDefinitionError(f"step {other.name!r} already has next {other.next_node!r}")
+        other.next_node = self.name
+        return other
+
+    def as_pipeline(self) -> "Pipeline":
+        return Pipeline(steps=[self], name=self.name)  # type: ignore[list-item]
+
+    def _node_fields(self, next_node: str) -> dict[str, Any]:
+        return {"name": self.name, "next": next_node}
+
+    def create_node(self, next_node: str) -> g.BaseNode:
+        raise NotImplementedError
+
+
+class BaseTask(BaseTraversal):
+    catalog: Optional[Catalog] = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    returns: list[Union[str, g.ReturnSpec]] = Field(default_factory=list)
+    secrets: list[str] = Field(default_factory=list)
+
+    command_type: Any = None  # set by subclasses
+
+    def _command(self) -> str:
+        raise NotImplementedError
+
+    def create_node(self, next_node: str) -> g.BaseNode:
+        returns = [g.ReturnSpec(name=r) if isinstance(r, str) else r for r in self.returns]
+        catalog = g.CatalogSpec(**self.catalog.model_dump()) if self.catalog else None
+        return g.TaskNode(
+            name=self.name,
+            next=next_node,
+            command_type=self.command_type,
+            command=self._command(),
+            returns=returns,
+            catalog=catalog,
+            secrets=list(self.secrets),
+            overrides=dict(self.overrides),
+            **self._extra_node_fields(),
+        )
+
+    def _extra_node_fields(self) -> dict[str, Any]:
+        return {}
+
+
+class PythonTask(BaseTask):
+    """Run ``function`` in-process; its arguments are bound from the parameters by name."""
+
+    function: Callable[..., Any] = Field(exclude=True)
+    command_type: Any = "python"
+
+    def _command(self) -> str:
+        function = self.function
+        return f"{function.__module__}.{getattr(function, '__qualname__', function.__name__)}"
+
+
+class NotebookTask(BaseTask):
+    """Execute a Jupyter notebook in a kernel; parameters injected, ``returns`` read from its namespace."""
+
+    notebook: str
+    optional_ploomber_args: Optional[dict[str, Any]] = None
+    command_type: Any = "notebook"
+
+    def _command(self) -> str:
+        return self.notebook
+
+    def _extra_node_fields(self) -> dict[str, Any]:
+        return {"optional_ploomber_args": self.optional_ploomber_args or {}}
+
+
+class ShellTask(BaseTask):
+    """Run a shell command; parameters arrive as environment variables, ``export``-ed names return."""
+
+    command: str
+    command_type: Any = "shell"
+
+    def _command(self) -> str:
+        return self.command
+
+
+class Stub(BaseTraversal):
+    """A placeholder that succeeds without doing anything; any extra keyword is accepted and kept."""
+
+    model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True, populate_by_name=True)
+    catalog: Optional[Catalog] = None
+
+    def create_node(self, next_node: str) -> g.BaseNode:
+        extra = dict(self.__pydantic_extra__ or {})
+        return g.StubNode(name=self.name, next=next_node, **extra)
+
+
+class Success(BaseModel):
+    """The end of a pipeline that succeeded. Added automatically; list it only to be explicit."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = SUCCESS_NAME
+
+
+class Fail(BaseModel):
+    """The end of a pipeline that failed. Added automatically; list it only to be explicit."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = FAIL_NAME
+
+
+StepType = Union[PythonTask, NotebookTask, ShellTask, Stub, Success, Fail]
+
+
+class Pipeline(BaseModel):
+    """Steps run in the order listed (each step's ``next`` is the one after it), ending in success."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    steps: list[Any]
+    name: str = ""
+    description: str = ""
+
+    _graph: g.Graph = PrivateAttr()
+    _callables: dict[str, Callable[..., Any]] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, __context: Any) -> None:
+        self._graph, self._callables = self._build()
+
+    def _build(self) -> tuple[g.Graph, dict[str, Callable[..., Any]]]:
+        where = f"pipeline {self.name!r}" if self.name else "pipeline"
+        steps = [s for s in self.steps if not isinstance(s, (Success, Fail))]
+        if not steps:
+            raise PipelineDefinitionError(f"{where}: it has no steps")
+        nodes: dict[str, g.BaseNode] = {}
+        callables: dict[str, Callable[..., Any]] = {}
+
+        def add(node: g.BaseNode) -> None:
+            if node.name in nodes or node.name in RESERVED:
+                raise PipelineDefinitionError(f"{where}: step name {node.name!r} is used twice or reserved")
+            nodes[node.name] = node
+
+        for index, step in enumerate(self.steps):
+            if isinstance(step, (Success, Fail)):
+                continue
+            if not isinstance(step, BaseTraversal):
+                raise PipelineDefinitionError(f"{where}: steps[{index}] is a {type(step).__name__}, not a step")
+            node = step.create_node(self._next_of(index, step))
+            add(node)
+            if isinstance(step, PythonTask):
+                callables[node.internal_name] = step.function
+            if step.on_failure is not None:
+                failure = step.on_failure
+                node.on_failure = failure._graph.start_at
+                for name, other in failure._graph.nodes.items():
+                    if not other.is_terminal:
+                        add(other.model_copy())
+                callables.update(failure._callables)
+        nodes[SUCCESS_NAME] = g.SuccessNode(name=SUCCESS_NAME)
+        nodes[FAIL_NAME] = g.FailNode(name=FAIL_NAME)
+        graph = g.Graph(
+            name=self.name, description=self.description, start_at=steps[0].name, nodes=nodes  # type: ignore[arg-type]
+        )
+        return graph.validate_structure(where), callables
+
+    def _next_of(self, index: int, step: BaseTraversal) -> str:
+        if step.terminate_with_success:
+            return SUCCESS_NAME
+        if step.terminate_with_failure:
+            return FAIL_NAME
+        if step.next_node:
+            return step.next_node
+        if index + 1 < len(self.steps):
+            return self.steps[index + 1].name
+        return SUCCESS_NAME
+
+    def return_dag(self) -> g.Graph:
+        """The graph this pipeline compiles to (the same model the YAML loader produces)."""
+        return self._graph
+
+    def execute(
+        self,
+        configuration_file: str = "",
+        run_id: str = "",
+        tag: str = "",
+        parameters_file: str = "",
+        log_level: str = "WARNING",
+    ) -> RunLog | None:
+        """Run the pipeline with the configured executor and return its run log.
+
+        Raises :class:`ExecutionFailedError` when the run fails. Called while the CLI or an executor only
+        needs the pipeline's definition (``runnable execute file.py`` loading ``main()``, a container
+        rebuilding the graph), it runs nothing and returns ``None``.
+        """
+        from runnable import entrypoints
+
+        front = entrypoints.current()
+        if front is not None:
+            if front.define_only:
+                front.pipeline = self
+                return None
+            configuration_file = front.configuration_file or configuration_file
+            parameters_file = front.parameters_file or parameters_file
+            run_id = front.run_id or run_id
+            tag = front.tag or tag
+        pipeline_file = front.pipeline_file if front else sys._getframe(1).f_code.co_filename
+        run_log = entrypoints.run_graph(
+            self._graph,
+            configuration_file=configuration_file,
+            parameters_file=parameters_file,
+            run_id=run_id,
+            tag=tag,
+            pipeline_file=pipeline_file,
+            callables=self._callables,
+        )
+        if front is not None:
+            front.pipeline = self
+            front.run_log = run_log
+        if run_log.status != SUCCESS:
+            raise ExecutionFailedError(run_log.run_id, run_log)
+        return run_log
+
+
+BaseTraversal.model_rebuild()
+for _cls in (BaseTask, PythonTask, NotebookTask, ShellTask, Stub):
+    _cls.model_rebuild()

@@ -1,0 +1,81 @@
+"""The YAML front door: ``dag: {start_at, steps}`` to the same graph model the SDK builds.
+
+``success`` and ``fail`` steps may be declared or left out; like the SDK, the loader always provides them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from runnable.errors import PipelineDefinitionError, RunnableError
+from runnable.models import graph as g
+from runnable.yaml_io import load_yaml_file
+
+_DAG_KEYS = {"start_at", "steps", "description", "name"}
+
+
+def load_pipeline_yaml(path: str | Path) -> g.Graph:
+    path = Path(path)
+    data = load_yaml_file(path, PipelineDefinitionError)
+    if not isinstance(data, dict) or not isinstance(data.get("dag"), dict):
+        raise PipelineDefinitionError(f"{path}: a pipeline file needs a top-level 'dag' mapping")
+    return graph_from_dict(data["dag"], str(path))
+
+
+def graph_from_dict(dag: dict[str, Any], source: str) -> g.Graph:
+    unknown = set(dag) - _DAG_KEYS
+    if unknown:
+        raise PipelineDefinitionError(f"{source}: dag: unknown key {sorted(unknown)[0]!r}; known: {', '.join(sorted(_DAG_KEYS))}")
+    for key in ("start_at", "steps"):
+        if key not in dag:
+            raise PipelineDefinitionError(f"{source}: dag: missing {key!r}")
+    steps = dag["steps"]
+    if not isinstance(steps, dict) or not steps:
+        raise PipelineDefinitionError(f"{source}: dag.steps must be a mapping of step name to step")
+    nodes: dict[str, g.BaseNode] = {}
+    for name, body in steps.items():
+        nodes[str(name)] = node_from_dict(str(name), body, source)
+    for name, cls in (("success", g.SuccessNode), ("fail", g.FailNode)):
+        if name in nodes and not isinstance(nodes[name], cls):
+            raise PipelineDefinitionError(f"{source}: step name {name!r} is reserved for the {name} step")
+        nodes.setdefault(name, cls(name=name))
+    graph = g.Graph(
+        name=str(dag.get("name", "")),
+        description=str(dag.get("description", "") or ""),
+        start_at=str(dag["start_at"]),
+        nodes=nodes,  # type: ignore[arg-type]
+    )
+    return graph.validate_structure(source)
+
+
+def node_from_dict(name: str, body: Any, source: str) -> g.BaseNode:
+    where = f"{source}: step {name!r}"
+    if not isinstance(body, dict):
+        raise PipelineDefinitionError(f"{where}: must be a mapping with a 'type'")
+    kind = body.get("type")
+    if kind not in g.NODE_TYPES:
+        known = ", ".join(g.NODE_TYPES)
+        raise PipelineDefinitionError(f"{where}: unknown step type {kind!r}; known types: {known}")
+    fields = dict(body)
+    if "returns" in fields:
+        fields["returns"] = [_return_spec(item, where) for item in fields["returns"] or []]
+    try:
+        return g.NODE_TYPES[kind].model_validate({"name": name, **fields})
+    except RunnableError as error:
+        raise PipelineDefinitionError(f"{where}: {error}") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "step"
+        problem = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise PipelineDefinitionError(f"{where}: {key}: {problem}") from None
+
+
+def _return_spec(item: Any, where: str) -> dict[str, Any]:
+    if isinstance(item, str):
+        return {"name": item}
+    if isinstance(item, dict):
+        return item
+    raise PipelineDefinitionError(f"{where}: returns: each item is a name or {{name: ..., kind: json|object|metric}}")
