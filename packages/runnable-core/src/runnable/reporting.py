@@ -106,8 +106,10 @@ def print_summary(console: "Console", run_log: "RunLog", store: dict[str, Any]) 
     if run_log.start_time and run_log.end_time:
         total = (run_log.end_time - run_log.start_time).total_seconds()
     style = _STYLE.get(run_log.status, "")
-    location = store.get("config", {}).get("log_folder", "") or store.get("type", "")
+    config = store.get("config", {})
+    location = config.get("log_folder") or config.get("location") or ""
+    where = f"{store.get('type')}: {location}" if location else str(store.get("type"))
     console.print(
-        f"[{style}]{run_log.status}[/{style}] in {_duration(total)} · run log: "
-        f"[cyan]{run_log.run_id}[/cyan] in {store.get('type')} store {location}".rstrip()
+        f"[{style}]{run_log.status}[/{style}] in {_duration(total)} · run log "
+        f"[cyan]{run_log.run_id}[/cyan] ({_escape(where)})"
     )

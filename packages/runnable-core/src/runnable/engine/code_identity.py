@@ -12,7 +12,7 @@ def _git(*args: str) -> str | None:
         done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
+    return done.stdout.rstrip() if done.returncode == 0 else None
 
 
 def git_code_identity() -> CodeIdentity:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from runnable.models.graph import TaskNode
 
 INJECTED_TAG = "injected-parameters"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -84,6 +85,8 @@ class NotebookTaskType(BaseTaskType):
             notebook,
             kernel_name="python3",
             timeout=None,
+            # The kernel's own start-up chatter (transport warnings) is not the notebook's output.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
             resources={"metadata": {"path": str(Path.cwd())}},
         )
         executed = scratch / executed_name(node)
@@ -128,4 +131,4 @@ def _echo_outputs(notebook: Any) -> None:
             if output.get("output_type") == "stream":
                 sys.stdout.write(output.get("text", ""))
             elif output.get("output_type") == "error":
-                sys.stdout.write("\n".join(output.get("traceback", [])) + "\n")
+                sys.stdout.write(_ANSI.sub("", "\n".join(output.get("traceback", []))) + "\n")
