@@ -192,3 +192,46 @@ def test_catalog_files_flow_between_steps(scratch):
     log = run_log(scratch, "files")
     assert log["status"] == "SUCCESS"
     assert sorted(e["name"] for e in log["steps"]["make"]["data_catalog"]) == ["out/a.csv", "out/deep/b.csv"]
+
+
+def test_max_attempts_retries_a_flaky_task(scratch):
+    write(
+        scratch / "pipeline.yaml",
+        """
+        dag:
+          start_at: flaky
+          steps:
+            flaky:
+              type: task
+              command: tasks_flaky.flaky
+              max_attempts: 3
+              returns: [tries]
+              next: success
+        """,
+    )
+    write(
+        scratch / "tasks_flaky.py",
+        """
+        from pathlib import Path
+
+        def flaky():
+            counter = Path("tries.txt")
+            tries = int(counter.read_text()) + 1 if counter.exists() else 1
+            counter.write_text(str(tries))
+            print("attempt", tries)
+            if tries < 3:
+                raise RuntimeError(f"flaked on try {tries}")
+            return tries
+        """,
+    )
+    from runnable.entrypoints import load_graph, run_graph
+
+    graph, _ = load_graph(scratch / "pipeline.yaml")
+    log = run_graph(graph, run_id="retry")
+    step = log.steps["flaky"]
+    assert log.status == "SUCCESS" and step.status == "SUCCESS"
+    assert [a.status for a in step.attempts] == ["FAIL", "FAIL", "SUCCESS"]
+    assert step.attempts[0].message == "RuntimeError: flaked on try 1"
+    catalog = scratch / ".catalog" / "retry"
+    assert "flaked on try 2" in (catalog / "flaky.attempt-2.execution.log").read_text()
+    assert log.parameters["tries"].value == 3

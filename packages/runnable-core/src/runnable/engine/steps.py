@@ -25,8 +25,10 @@ from runnable.models.run_log import FAIL, PROCESSING, SUCCESS, StepAttempt, Step
 now = datetime.now
 
 
-def execution_log_name(node: BaseNode) -> str:
-    return f"{node.internal_name}.execution.log"
+def execution_log_name(node: BaseNode, attempt: int = 1) -> str:
+    """What the task printed (and its traceback) in the catalog; later attempts get their own file."""
+    suffix = f".attempt-{attempt}" if attempt > 1 else ""
+    return f"{node.internal_name}{suffix}.execution.log"
 
 
 def _begin(node: BaseNode, context: RunContext, step_type: str) -> StepLog:
@@ -59,9 +61,28 @@ def run_terminal_or_stub(node: BaseNode, context: RunContext) -> StepLog:
 
 
 def run_task(node: TaskNode, context: RunContext, iteration: dict[str, Any] | None = None) -> StepLog:
-    """Run a task node: catalog get, the command with secrets set, returns kept, catalog put."""
+    """Run a task node, up to ``max_attempts`` times until an attempt succeeds."""
     step_log = _begin(node, context, "task")
-    attempt = StepAttempt(start_time=now(), status=PROCESSING)
+    new_parameters: dict[str, Parameter] = {}
+    metrics: dict[str, Any] = {}
+    for number in range(1, node.max_attempts + 1):
+        attempt, new_parameters, metrics = _attempt(node, context, step_log, number, iteration)
+        if attempt.status == SUCCESS:
+            break
+    step_log.status = attempt.status
+    step_log.message = attempt.message
+    if new_parameters:
+        context.parameters.update(new_parameters)
+        context.run_log_store.put_parameters(context.run_id, new_parameters)
+    json_values = {n: p.value for n, p in new_parameters.items() if p.kind == "json"}
+    return _end(context, step_log, json_values, metrics)
+
+
+def _attempt(
+    node: TaskNode, context: RunContext, step_log: StepLog, number: int, iteration: dict[str, Any] | None
+) -> tuple[StepAttempt, dict[str, Parameter], dict[str, Any]]:
+    """One attempt: catalog get, the command with its secrets set, returns kept, catalog put."""
+    attempt = StepAttempt(attempt_number=number, start_time=now(), status=PROCESSING)
     step_log.attempts.append(attempt)
     catalog = context.catalog
     folder = Path((node.catalog and node.catalog.compute_data_folder) or catalog.compute_data_folder)
@@ -69,7 +90,6 @@ def run_task(node: TaskNode, context: RunContext, iteration: dict[str, Any] | No
     result = TaskResult()
     new_parameters: dict[str, Parameter] = {}
     metrics: dict[str, Any] = {}
-    secrets: dict[str, str] = {}
     redact = Redactor([])
     output = ""
     try:
@@ -99,26 +119,20 @@ def run_task(node: TaskNode, context: RunContext, iteration: dict[str, Any] | No
         attempt.status = SUCCESS
     except Exception as error:
         attempt.status = FAIL
-        attempt.message = str(error) if isinstance(error, RunnableError) else f"{type(error).__name__}: {error}"
-        attempt.message = redact(attempt.message)
+        attempt.message = redact(str(error) if isinstance(error, RunnableError) else f"{type(error).__name__}: {error}")
     finally:
         for name, path in result.files:
             step_log.data_catalog.append(catalog.put_file(context.run_id, name, path))
         if output or attempt.status == FAIL:
             if attempt.status == FAIL and attempt.message not in output:
                 output += f"\n{attempt.message}\n"
-            step_log.data_catalog.append(catalog.put_bytes(context.run_id, execution_log_name(node), output.encode()))
+            name = execution_log_name(node, number)
+            step_log.data_catalog.append(catalog.put_bytes(context.run_id, name, output.encode()))
     attempt.end_time = now()
     attempt.input_parameters = {name: context.parameters[name] for name in result.used if name in context.parameters}
     attempt.output_parameters = new_parameters
     attempt.user_defined_metrics = metrics
-    step_log.status = attempt.status
-    step_log.message = attempt.message
-    if new_parameters:
-        context.parameters.update(new_parameters)
-        context.run_log_store.put_parameters(context.run_id, new_parameters)
-    json_values = {n: p.value for n, p in new_parameters.items() if p.kind == "json"}
-    return _end(context, step_log, json_values, metrics)
+    return attempt, new_parameters, metrics
 
 
 def _keep_returns(node: TaskNode, context: RunContext, result: TaskResult) -> tuple[dict[str, Parameter], dict[str, Any]]:
