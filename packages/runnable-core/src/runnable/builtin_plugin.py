@@ -13,6 +13,13 @@ def register_pipeline_executors() -> list[type]:
 
 
 @hookimpl
+def register_job_executors() -> list[type]:
+    from runnable.executors.local import LocalJobExecutor
+
+    return [LocalJobExecutor]
+
+
+@hookimpl
 def register_catalogs() -> list[type]:
     from runnable.defaults.file_system_catalog import FileSystemCatalog
 

@@ -40,30 +40,19 @@ def _fail(error: RunnableError) -> "typer.Exit":
     return typer.Exit(error.exit_code)
 
 
-@app.command()
-def execute(
-    file: Annotated[Path, typer.Argument(help="The pipeline: a YAML file with a 'dag', or a .py file defining main().")],
-    run_id_arg: Annotated[Optional[str], typer.Argument(metavar="[RUN_ID]", help="Run id (same as --run-id).")] = None,
-    config: ConfigOption = None,
-    parameters: Annotated[
-        Optional[str], typer.Option("--parameters", "--parameters-file", "-p", help="YAML file of initial parameters.")
-    ] = None,
-    run_id: Annotated[Optional[str], typer.Option("--run-id", help="Name the run (default: generated).",
-                                                  envvar="RUNNABLE_RUN_ID")] = None,
-    tag: Annotated[Optional[str], typer.Option("--tag", help="A label stored with the run.")] = None,
-    log_level: Annotated[str, typer.Option("--log-level", help="Log level for runnable's own messages.")] = "WARNING",
-) -> None:
-    """Run a pipeline and show a summary.
+RunIdArgument = Annotated[Optional[str], typer.Argument(metavar="[RUN_ID]", help="Run id (same as --run-id).")]
+ParametersOption = Annotated[
+    Optional[str], typer.Option("--parameters", "--parameters-file", "-p", help="YAML file of initial parameters.")
+]
+RunIdOption = Annotated[
+    Optional[str], typer.Option("--run-id", help="Name the run (default: generated).", envvar="RUNNABLE_RUN_ID")
+]
+TagOption = Annotated[Optional[str], typer.Option("--tag", help="A label stored with the run.")]
+LogLevelOption = Annotated[str, typer.Option("--log-level", help="Log level for runnable's own messages.")]
 
-    Parameters come from --parameters and RUNNABLE_PRM_<name> environment variables (JSON values).
-    Exit status is 0 only when the run succeeds.
 
-    Examples:
-
-      runnable execute examples/quickstart/pipeline.py
-
-      runnable execute pipeline.yaml -c local.yaml -p params.yaml --tag nightly
-    """
+def _run_file(file: Path, *, job: bool, config: Optional[str], parameters: Optional[str], run_id: str, tag: Optional[str],
+              log_level: str) -> None:
     import logging
 
     from runnable import entrypoints
@@ -76,27 +65,74 @@ def execute(
                 pipeline_file=str(file),
                 configuration_file=config or "",
                 parameters_file=parameters or "",
-                run_id=run_id or run_id_arg or "",
+                run_id=run_id,
                 tag=tag or "",
             )
             entrypoints.call_main(file, door)
             run_log = door.run_log
             if run_log is None:
-                raise RunnableError(f"{file}: main() did not run the pipeline")
+                raise RunnableError(f"{file}: main() did not run the {'job' if job else 'pipeline'}")
         else:
-            graph, callables = entrypoints.load_graph(file)
+            graph, callables = entrypoints.load_job_graph(file) if job else entrypoints.load_graph(file)
             run_log = entrypoints.run_graph(
                 graph,
                 configuration_file=config or "",
                 parameters_file=parameters or "",
-                run_id=run_id or run_id_arg or "",
+                run_id=run_id,
                 tag=tag or "",
                 pipeline_file=str(file),
                 callables=callables,
+                job=job,
             )
     except RunnableError as error:
         raise _fail(error) from None
     raise typer.Exit(0 if run_log.status == SUCCESS else 1)
+
+
+@app.command()
+def execute(
+    file: Annotated[Path, typer.Argument(help="The pipeline: a YAML file with a 'dag', or a .py file defining main().")],
+    run_id_arg: RunIdArgument = None,
+    config: ConfigOption = None,
+    parameters: ParametersOption = None,
+    run_id: RunIdOption = None,
+    tag: TagOption = None,
+    log_level: LogLevelOption = "WARNING",
+) -> None:
+    """Run a pipeline and show a summary.
+
+    Parameters come from --parameters and RUNNABLE_PRM_<name> environment variables (JSON values).
+    Exit status is 0 only when the run succeeds.
+
+    Examples:
+
+      runnable execute examples/quickstart/pipeline.py
+
+      runnable execute pipeline.yaml -c local.yaml -p params.yaml --tag nightly
+    """
+    _run_file(file, job=False, config=config, parameters=parameters, run_id=run_id or run_id_arg or "", tag=tag,
+              log_level=log_level)
+
+
+@app.command("execute-job")
+def execute_job(
+    file: Annotated[Path, typer.Argument(help="The job: a .py file whose main() builds a PythonJob/NotebookJob/ShellJob, "
+                                              "or a YAML file with type, command, returns, catalog, secrets.")],
+    run_id_arg: RunIdArgument = None,
+    config: ConfigOption = None,
+    parameters: ParametersOption = None,
+    run_id: RunIdOption = None,
+    tag: TagOption = None,
+    log_level: LogLevelOption = "WARNING",
+) -> None:
+    """Run a single task as a job (no pipeline) with the configured job executor.
+
+    Example:
+
+      runnable execute-job train_job.yaml -p params.yaml
+    """
+    _run_file(file, job=True, config=config, parameters=parameters, run_id=run_id or run_id_arg or "", tag=tag,
+              log_level=log_level)
 
 
 def _store(config: Optional[str]):  # type: ignore[no-untyped-def]

@@ -64,7 +64,9 @@ def run_graph(
     tag: str = "",
     pipeline_file: str = "",
     callables: dict[str, Callable[..., Any]] | None = None,
+    job: bool = False,
 ) -> "RunLog":
+    """Prepare a run of ``graph`` and hand it to the configured executor (the job executor for a job)."""
     from runnable.engine.run import prepare
 
     context = prepare(
@@ -75,8 +77,11 @@ def run_graph(
         tag=tag,
         pipeline_file=pipeline_file,
         callables=callables,
+        job=job,
     )
-    return context.executor.execute_pipeline(context)
+    if job:
+        return context.executor.execute_job(context)  # type: ignore[union-attr]
+    return context.executor.execute_pipeline(context)  # type: ignore[union-attr]
 
 
 def import_pipeline_module(path: Path) -> Any:
@@ -141,3 +146,39 @@ def load_graph(path: str | Path) -> tuple["Graph", dict[str, Callable[..., Any]]
         pipeline = call_main(path, FrontDoor(pipeline_file=str(path), define_only=True))
         return pipeline.return_dag(), dict(pipeline._callables)
     raise PipelineDefinitionError(f"{path}: a pipeline file is .yaml, .yml or .py")
+
+
+def load_job_graph(path: str | Path) -> tuple["Graph", dict[str, Callable[..., Any]]]:
+    """The one-task graph of a job file: a .py whose ``main()`` builds a job, or a YAML task spec.
+
+    A YAML job is a task step without a pipeline around it::
+
+        type: python          # the command type: python | notebook | shell
+        command: my_module.train
+        returns: [{name: model, kind: object}]
+        catalog: {put: [model.pkl]}
+        secrets: [API_KEY]
+    """
+    from runnable.models import graph as g
+    from runnable.sdk import JOB_NAME, BaseJob
+    from runnable.yaml_io import load_yaml_file
+
+    path = Path(path)
+    if path.suffix == ".py":
+        job = call_main(path, FrontDoor(pipeline_file=str(path), define_only=True))
+        if not isinstance(job, BaseJob):
+            raise PipelineDefinitionError(f"{path}: main() built a {type(job).__name__}, not a job")
+        return job.return_dag(), job._callables()
+    data = load_yaml_file(path, PipelineDefinitionError)
+    if not isinstance(data, dict) or "command" not in data:
+        raise PipelineDefinitionError(f"{path}: a job file is a mapping with 'type' and 'command'")
+    body = dict(data)
+    body["command_type"] = body.pop("type", "python")
+    body["returns"] = [{"name": r} if isinstance(r, str) else r for r in body.get("returns", []) or []]
+    try:
+        node = g.TaskNode.model_validate({"name": JOB_NAME, "next": "success", **body})
+    except Exception as error:
+        first = str(error).splitlines()
+        raise PipelineDefinitionError(f"{path}: invalid job: {first[1] if len(first) > 1 else first[0]}") from None
+    nodes = {JOB_NAME: node, "success": g.SuccessNode(name="success"), "fail": g.FailNode(name="fail")}
+    return g.Graph(start_at=JOB_NAME, nodes=nodes), {}  # type: ignore[arg-type]

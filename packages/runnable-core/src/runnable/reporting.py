@@ -92,11 +92,12 @@ def _walk(steps: dict[str, "StepLog"]):  # type: ignore[no-untyped-def]
 def print_summary(console: "Console", run_log: "RunLog", store: dict[str, Any]) -> None:
     from rich.table import Table
 
-    table = Table(title=f"run {run_log.run_id}", title_justify="left", show_edge=False)
+    table = Table(show_edge=False)
     table.add_column("step")
     table.add_column("status")
     table.add_column("duration", justify="right")
-    for step in _walk(run_log.steps):
+    steps = list(_walk(run_log.steps)) + ([run_log.job] if run_log.job else [])
+    for step in steps:
         if step.step_type in ("success", "fail"):
             continue
         style = _STYLE.get(step.status, "")

@@ -101,6 +101,23 @@ class BaseTraversal(BaseModel):
         raise NotImplementedError
 
 
+def _task_node(task: Any, name: str, next_node: str) -> g.TaskNode:
+    """The graph node of a task or job description (both carry command, returns, catalog, secrets)."""
+    returns = [g.ReturnSpec(name=r) if isinstance(r, str) else r for r in task.returns]
+    catalog = g.CatalogSpec(**task.catalog.model_dump()) if task.catalog else None
+    return g.TaskNode(
+        name=name,
+        next=next_node,
+        command_type=task.command_type,
+        command=task._command(),
+        returns=returns,
+        catalog=catalog,
+        secrets=list(task.secrets),
+        overrides=dict(getattr(task, "overrides", {})),
+        **task._extra_node_fields(),
+    )
+
+
 class BaseTask(BaseTraversal):
     catalog: Optional[Catalog] = None
     overrides: dict[str, Any] = Field(default_factory=dict)
@@ -113,19 +130,7 @@ class BaseTask(BaseTraversal):
         raise NotImplementedError
 
     def create_node(self, next_node: str) -> g.BaseNode:
-        returns = [g.ReturnSpec(name=r) if isinstance(r, str) else r for r in self.returns]
-        catalog = g.CatalogSpec(**self.catalog.model_dump()) if self.catalog else None
-        return g.TaskNode(
-            name=self.name,
-            next=next_node,
-            command_type=self.command_type,
-            command=self._command(),
-            returns=returns,
-            catalog=catalog,
-            secrets=list(self.secrets),
-            overrides=dict(self.overrides),
-            **self._extra_node_fields(),
-        )
+        return _task_node(self, self.name, next_node)
 
     def _extra_node_fields(self) -> dict[str, Any]:
         return {}
@@ -301,6 +306,111 @@ class Pipeline(BaseModel):
         if run_log.status != SUCCESS:
             raise ExecutionFailedError(run_log.run_id, run_log)
         return run_log
+
+
+JOB_NAME = "job"
+
+
+class BaseJob(BaseModel):
+    """A single task run on its own, without a pipeline (``PythonJob(...).execute()``)."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    catalog: Optional[Catalog] = None
+    returns: list[Union[str, g.ReturnSpec]] = Field(default_factory=list)
+    secrets: list[str] = Field(default_factory=list)
+    command_type: Any = None
+
+    @field_validator("catalog")
+    @classmethod
+    def _put_only(cls, catalog: Optional[Catalog]) -> Optional[Catalog]:
+        if catalog is not None and catalog.get:
+            raise ValueError("Catalog get is not supported for jobs: a job has no earlier step to get from")
+        return catalog
+
+    def _command(self) -> str:
+        raise NotImplementedError
+
+    def _extra_node_fields(self) -> dict[str, Any]:
+        return {}
+
+    def get_task(self) -> g.TaskNode:
+        return _task_node(self, JOB_NAME, "success")
+
+    def return_dag(self) -> g.Graph:
+        nodes = {JOB_NAME: self.get_task(), SUCCESS_NAME: g.SuccessNode(name=SUCCESS_NAME), FAIL_NAME: g.FailNode(name=FAIL_NAME)}
+        return g.Graph(start_at=JOB_NAME, nodes=nodes)  # type: ignore[arg-type]
+
+    def _callables(self) -> dict[str, Callable[..., Any]]:
+        return {}
+
+    def execute(
+        self,
+        configuration_file: str = "",
+        job_id: str = "",
+        tag: str = "",
+        parameters_file: str = "",
+        log_level: str = "WARNING",
+    ) -> RunLog | None:
+        """Run the job with the configured job executor; raises :class:`ExecutionFailedError` if it fails."""
+        from runnable import entrypoints
+
+        front = entrypoints.current()
+        if front is not None:
+            if front.define_only:
+                front.pipeline = self  # type: ignore[assignment]
+                return None
+            configuration_file = front.configuration_file or configuration_file
+            parameters_file = front.parameters_file or parameters_file
+            job_id = front.run_id or job_id
+            tag = front.tag or tag
+        run_log = entrypoints.run_graph(
+            self.return_dag(),
+            configuration_file=configuration_file,
+            parameters_file=parameters_file,
+            run_id=job_id,
+            tag=tag,
+            pipeline_file=front.pipeline_file if front else sys._getframe(1).f_code.co_filename,
+            callables=self._callables(),
+            job=True,
+        )
+        if front is not None:
+            front.pipeline = self  # type: ignore[assignment]
+            front.run_log = run_log
+        if run_log.status != SUCCESS:
+            raise ExecutionFailedError(run_log.run_id, run_log)
+        return run_log
+
+
+class PythonJob(BaseJob):
+    function: Callable[..., Any] = Field(exclude=True)
+    command_type: Any = "python"
+
+    def _command(self) -> str:
+        return f"{self.function.__module__}.{getattr(self.function, '__qualname__', self.function.__name__)}"
+
+    def _callables(self) -> dict[str, Callable[..., Any]]:
+        return {JOB_NAME: self.function}
+
+
+class NotebookJob(BaseJob):
+    notebook: str
+    optional_ploomber_args: Optional[dict[str, Any]] = None
+    command_type: Any = "notebook"
+
+    def _command(self) -> str:
+        return self.notebook
+
+    def _extra_node_fields(self) -> dict[str, Any]:
+        return {"optional_ploomber_args": self.optional_ploomber_args or {}}
+
+
+class ShellJob(BaseJob):
+    command: str
+    command_type: Any = "shell"
+
+    def _command(self) -> str:
+        return self.command
 
 
 BaseTraversal.model_rebuild()

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from runnable.engine.tasks import BaseTaskType
     from runnable.services.catalog import BaseCatalog
-    from runnable.services.executor import BasePipelineExecutor
+    from runnable.services.executor import BaseJobExecutor, BasePipelineExecutor
     from runnable.services.run_log_store import BaseRunLogStore
     from runnable.services.secrets import BaseSecretsManager
     from runnable.services.tracking import BaseExperimentTracker
@@ -28,7 +28,7 @@ class RunContext:
     tag: str
     graph: Graph
     config: RunnableConfig
-    executor: "BasePipelineExecutor"
+    executor: "BasePipelineExecutor | BaseJobExecutor"
     catalog: "BaseCatalog"
     run_log_store: "BaseRunLogStore"
     secrets: "BaseSecretsManager"
@@ -41,8 +41,12 @@ class RunContext:
     # internal name -> python function, for SDK pipelines run in-process (no re-import needed).
     callables: dict[str, Callable[..., Any]] = field(default_factory=dict)
     run_log: RunLog | None = None
+    # True for a job: one task, recorded as ``run_log.job``.
+    job: bool = False
     # Current parameters of the run, as the run log keeps them.
     parameters: dict[str, Parameter] = field(default_factory=dict)
+    # Observers registered with the plugin manager for this run only (tracker, console reporter).
+    observers: list[Any] = field(default_factory=list)
 
     @cached_property
     def code_identity(self) -> CodeIdentity:

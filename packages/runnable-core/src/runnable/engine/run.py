@@ -17,7 +17,7 @@ from runnable.config import load_config
 from runnable.engine.context import RunContext
 from runnable.engine.parameters import initial_parameters
 from runnable.models.graph import Graph
-from runnable.models.run_log import FAIL, PROCESSING, RunLog
+from runnable.models.run_log import FAIL, PROCESSING, RunLog, Status
 from runnable.plugins import get_registry
 
 RUN_ID_ENV = "RUNNABLE_RUN_ID"
@@ -48,13 +48,16 @@ def prepare(
     tag: str = "",
     pipeline_file: str = "",
     callables: dict[str, Callable[..., Any]] | None = None,
+    job: bool = False,
 ) -> RunContext:
+    """Everything a run needs, validated before anything is written. ``job`` picks the job executor."""
     config = load_config(configuration_file)
     registry = get_registry()
     services: dict[str, Any] = {}
+    unused = "pipeline-executor" if job else "job-executor"
     for section, chosen in config.sections.items():
-        if section == "job-executor":
-            continue  # a pipeline run needs no job executor
+        if section == unused:
+            continue
         services[section] = registry.create(section, chosen.type, chosen.config, source=config.source)
     task_types = {name: registry.get("task-type", name)() for name in registry.names("task-type")}
     context = RunContext(
@@ -62,7 +65,7 @@ def prepare(
         tag=tag or os.environ.get(TAG_ENV, ""),
         graph=graph,
         config=config,
-        executor=services["pipeline-executor"],
+        executor=services["job-executor" if job else "pipeline-executor"],
         catalog=services["catalog"],
         run_log_store=services["run-log-store"],
         secrets=services["secrets"],
@@ -72,6 +75,7 @@ def prepare(
         pipeline_file=pipeline_file,
         parameters_file=parameters_file,
         callables=callables or {},
+        job=job,
     )
     context.parameters = initial_parameters(parameters_file)
     return context
@@ -79,7 +83,7 @@ def prepare(
 
 def effective_configuration(context: RunContext) -> dict[str, Any]:
     return {
-        "pipeline-executor": context.executor.masked_config(),
+        context.executor.service_kind: context.executor.masked_config(),
         "run-log-store": context.run_log_store.masked_config(),
         "catalog": context.catalog.masked_config(),
         "secrets": context.secrets.masked_config(),
@@ -90,10 +94,8 @@ def effective_configuration(context: RunContext) -> dict[str, Any]:
     }
 
 
-def execute_in_process(context: RunContext) -> RunLog:
-    """Create the run log, walk the graph here, close the run log whatever happens."""
-    from runnable.engine.traversal import traverse
-
+def start_run(context: RunContext) -> RunLog:
+    """Create the run log and register this run's observers."""
     run_log = RunLog(
         run_id=context.run_id,
         tag=context.tag,
@@ -107,22 +109,54 @@ def execute_in_process(context: RunContext) -> RunLog:
     )
     context.run_log_store.create_run_log(run_log)
     context.run_log = run_log
-    observers = _register_observers(context)
-    status = FAIL
+    context.observers = _register_observers(context)
+    context.pm.hook.run_started(run_log=run_log)
+    return run_log
+
+
+def finish_run(context: RunContext, status: Status) -> RunLog:
+    """Close the run log (always called, even on Ctrl-C) and tell the observers."""
+    run_log = context.run_log
+    assert run_log is not None
+    run_log.status = status
+    run_log.end_time = datetime.now()
+    run_log.parameters = dict(context.parameters)
+    context.run_log_store.finish_run_log(run_log)
     try:
-        context.pm.hook.run_started(run_log=run_log)
+        context.pm.hook.run_finished(run_log=run_log)
+    finally:
+        for observer in context.observers:
+            context.pm.unregister(observer)
+        context.observers = []
+    return run_log
+
+
+def execute_in_process(context: RunContext) -> RunLog:
+    """Create the run log, walk the graph here, close the run log whatever happens."""
+    from runnable.engine.traversal import traverse
+
+    start_run(context)
+    status: Status = FAIL
+    try:
         status = traverse(context.graph, context)
     finally:
-        run_log.status = status
-        run_log.end_time = datetime.now()
-        run_log.parameters = dict(context.parameters)
-        context.run_log_store.finish_run_log(run_log)
-        try:
-            context.pm.hook.run_finished(run_log=run_log)
-        finally:
-            for observer in observers:
-                context.pm.unregister(observer)
-    return run_log
+        finish_run(context, status)
+    assert context.run_log is not None
+    return context.run_log
+
+
+def execute_job_in_process(context: RunContext) -> RunLog:
+    """Run the context's single task node as a job; its record is ``run_log.job``."""
+    from runnable.engine.steps import run_job_task
+
+    start_run(context)
+    status: Status = FAIL
+    try:
+        status = run_job_task(context).status
+    finally:
+        finish_run(context, status)
+    assert context.run_log is not None
+    return context.run_log
 
 
 def _register_observers(context: RunContext) -> list[Any]:

@@ -39,15 +39,19 @@ def _begin(node: BaseNode, context: RunContext, step_type: str) -> StepLog:
         step_type=step_type,
         code_identities=[context.code_identity],
     )
-    context.run_log_store.put_step_log(context.run_id, step_log)
+    if not context.job:  # a job's single record is written when the run finishes
+        context.run_log_store.put_step_log(context.run_id, step_log)
     context.pm.hook.step_started(run_id=context.run_id, step_log=step_log)
     return step_log
 
 
 def _end(context: RunContext, step_log: StepLog, parameters: dict[str, Any], metrics: dict[str, Any]) -> StepLog:
     assert context.run_log is not None
-    context.run_log.put_step(step_log)
-    context.run_log_store.put_step_log(context.run_id, step_log)
+    if context.job:
+        context.run_log.job = step_log
+    else:
+        context.run_log.put_step(step_log)
+        context.run_log_store.put_step_log(context.run_id, step_log)
     context.pm.hook.step_finished(run_id=context.run_id, step_log=step_log, parameters=parameters, metrics=metrics)
     return step_log
 
@@ -60,9 +64,18 @@ def run_terminal_or_stub(node: BaseNode, context: RunContext) -> StepLog:
     return _end(context, step_log, {}, {})
 
 
-def run_task(node: TaskNode, context: RunContext, iteration: dict[str, Any] | None = None) -> StepLog:
+def run_job_task(context: RunContext) -> StepLog:
+    """A job is one task node; its record lives in ``run_log.job`` rather than among steps."""
+    node = context.graph.nodes[context.graph.start_at]
+    assert isinstance(node, TaskNode) and context.job
+    return run_task(node, context, step_type="job")
+
+
+def run_task(
+    node: TaskNode, context: RunContext, iteration: dict[str, Any] | None = None, step_type: str = "task"
+) -> StepLog:
     """Run a task node, up to ``max_attempts`` times until an attempt succeeds."""
-    step_log = _begin(node, context, "task")
+    step_log = _begin(node, context, step_type)
     new_parameters: dict[str, Parameter] = {}
     metrics: dict[str, Any] = {}
     for number in range(1, node.max_attempts + 1):

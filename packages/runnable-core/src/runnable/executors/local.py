@@ -8,7 +8,7 @@ from pydantic import Field
 
 from runnable.engine.context import RunContext
 from runnable.models.run_log import RunLog
-from runnable.services.executor import BasePipelineExecutor
+from runnable.services.executor import BaseJobExecutor, BasePipelineExecutor
 
 
 class LocalExecutor(BasePipelineExecutor):
@@ -24,3 +24,14 @@ class LocalExecutor(BasePipelineExecutor):
         from runnable.engine.run import execute_in_process
 
         return execute_in_process(context)
+
+
+class LocalJobExecutor(BaseJobExecutor):
+    """The ``local`` job executor: the job's task in this process."""
+
+    service_name: ClassVar[str] = "local"
+
+    def execute_job(self, context: RunContext) -> RunLog:
+        from runnable.engine.run import execute_job_in_process
+
+        return execute_job_in_process(context)

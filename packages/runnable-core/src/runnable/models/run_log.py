@@ -101,6 +101,8 @@ class RunLog(BaseModel):
     parameters: dict[str, Parameter] = Field(default_factory=dict)
     run_config: dict[str, Any] = Field(default_factory=dict)
     steps: dict[str, StepLog] = Field(default_factory=dict)
+    # A job's single task (``PythonJob`` etc.); None for pipeline runs.
+    job: StepLog | None = None
 
     def search_step(self, internal_name: str) -> StepLog:
         """Find a step by its dotted internal name, descending into branches."""
