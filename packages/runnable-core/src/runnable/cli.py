@@ -208,10 +208,14 @@ def plugins() -> None:
     from runnable.plugins import get_registry
     from runnable.reporting import make_console
 
+    try:
+        implementations = sorted(get_registry().all(), key=lambda i: (i.kind, i.name))
+    except RunnableError as error:
+        raise _fail(error) from None
     table = Table(show_edge=False)
     for column in ("kind", "name", "distribution", "version", "plugin"):
         table.add_column(column)
-    for impl in sorted(get_registry().all(), key=lambda i: (i.kind, i.name)):
+    for impl in implementations:
         table.add_row(impl.kind, impl.name, impl.distribution, impl.version, impl.plugin)
     make_console().print(table)
 
