@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import runnable_cli
+from cli_helpers import runnable_cli
 
 
 def test_hello_in_python_and_yaml(with_examples):

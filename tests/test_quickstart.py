@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from conftest import read_run_log, runnable_cli
+from cli_helpers import read_run_log, runnable_cli
 
 
 def test_quickstart_runs_end_to_end(with_examples):

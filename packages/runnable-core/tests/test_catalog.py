@@ -7,7 +7,7 @@ import uuid
 
 import fsspec
 import pytest
-from conftest import run_log, write
+from core_helpers import run_log, write
 
 from runnable import Catalog, Pipeline, PythonTask
 from runnable.defaults.file_system_catalog import FileSystemCatalog

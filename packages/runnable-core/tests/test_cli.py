@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import run_log, write
+from core_helpers import run_log, write
 
 PIPELINE = """
 dag:

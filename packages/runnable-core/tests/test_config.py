@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import write
+from core_helpers import write
 
 from runnable import Pipeline, PythonTask
 from runnable.config import load_config

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import run_log, write
+from core_helpers import run_log, write
 from pydantic import ValidationError
 
 from runnable import Catalog, PythonJob, ShellJob, metric, pickled

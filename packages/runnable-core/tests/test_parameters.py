@@ -6,7 +6,7 @@ import json
 
 import nbformat
 import pytest
-from conftest import run_log, write
+from core_helpers import run_log, write
 from pydantic import BaseModel
 
 from runnable import Catalog, NotebookTask, Pipeline, PythonTask, ShellTask, metric, pickled

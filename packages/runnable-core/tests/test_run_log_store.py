@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from conftest import run_log, write
+from core_helpers import run_log, write
 
 from runnable import Pipeline, PythonTask
 from runnable.defaults.file_system_run_log import FileSystemRunLogStore

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import run_log, write
+from core_helpers import run_log, write
 
 from runnable import Catalog, NotebookTask, Pipeline, PythonTask, ShellTask, Stub, metric, pickled
 from runnable.entrypoints import load_graph

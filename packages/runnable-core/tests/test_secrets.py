@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from conftest import write
+from core_helpers import write
 
 from runnable import Pipeline, PythonTask, ShellTask
 

@@ -34,10 +34,30 @@ def _fail(error: RunnableError) -> "typer.Exit":
     from rich.markup import escape
 
     console = Console(stderr=True, highlight=False)
-    console.print(f"[bold red]error:[/bold red] {escape(error.message)}")
+    # soft_wrap: the error stays one line whatever the console width (rich wraps at 80 columns in a CI log).
+    console.print(f"[bold red]error:[/bold red] {escape(error.message)}", soft_wrap=True)
     if error.hint:
-        console.print(f"[dim]hint: {escape(error.hint)}[/dim]")
+        console.print(f"[dim]hint: {escape(error.hint)}[/dim]", soft_wrap=True)
     return typer.Exit(error.exit_code)
+
+
+def _run_failed(file: Path, run_log) -> RunnableError:  # type: ignore[no-untyped-def]
+    """The one-line error for a run that ended in FAIL: the pipeline file, the first failed step and why."""
+    from runnable.errors import TaskFailedError
+
+    failed = [s for s in run_log.iter_steps() if s.status == "FAIL" and s.step_type not in ("success", "fail")]
+    if not failed:
+        return TaskFailedError(f"{file}: run {run_log.run_id!r} failed")
+    step = failed[0]
+    message = ((step.message or "").strip().splitlines() or ["failed"])[0]
+    prefix = f"step {step.name!r}: "
+    if message.startswith(prefix):
+        message = message[len(prefix):]
+    return TaskFailedError(
+        f"{file}: step {step.internal_name!r}: {message}",
+        hint=f"its output is kept in the catalog as {step.internal_name}.execution.log; "
+        f"see `runnable runs show {run_log.run_id}`",
+    )
 
 
 RunIdArgument = Annotated[Optional[str], typer.Argument(metavar="[RUN_ID]", help="Run id (same as --run-id).")]
@@ -86,7 +106,9 @@ def _run_file(file: Path, *, job: bool, config: Optional[str], parameters: Optio
             )
     except RunnableError as error:
         raise _fail(error) from None
-    raise typer.Exit(0 if run_log.status == SUCCESS else 1)
+    if run_log.status != SUCCESS:
+        raise _fail(_run_failed(file, run_log))
+    raise typer.Exit(0)
 
 
 @app.command()

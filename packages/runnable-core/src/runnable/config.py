@@ -67,5 +67,8 @@ def load_config(configuration_file: str | None = None) -> RunnableConfig:
         config = body.get("config") or {}
         if not isinstance(config, dict):
             raise ConfigurationError(f"{path}: {name}.config: must be a mapping of settings")
-        sections[section] = ServiceConfig(type=str(body["type"]), config=expand_env(config, path, f"{name}.config"))
+        kind = expand_env(body["type"], path, f"{name}.type")
+        if not isinstance(kind, str) or not kind:
+            raise ConfigurationError(f"{path}: {name}.type: must be the name of a plugin, got {kind!r}")
+        sections[section] = ServiceConfig(type=kind, config=expand_env(config, path, f"{name}.config"))
     return RunnableConfig(source=path, sections=sections)

@@ -12,6 +12,8 @@ class RunnableError(Exception):
     """Base class: a one-line message that names the file, step or key at fault."""
 
     exit_code = 2
+    # What a file read for this kind of error is called in messages ("pipeline file not found").
+    subject = "file"
 
     def __init__(self, message: str, *, hint: str = "") -> None:
         super().__init__(message)
@@ -25,9 +27,13 @@ class RunnableError(Exception):
 class PipelineDefinitionError(RunnableError):
     """The pipeline (YAML or Python) is malformed: bad YAML, unknown step type, dangling ``next``, cycles."""
 
+    subject = "pipeline file"
+
 
 class ConfigurationError(RunnableError):
     """The configuration file names an unknown plugin, an unknown key or a value of the wrong type."""
+
+    subject = "configuration file"
 
 
 class ImportPathError(RunnableError):
@@ -36,6 +42,8 @@ class ImportPathError(RunnableError):
 
 class ParameterError(RunnableError):
     """A parameter is missing, malformed or cannot be bound to a function argument."""
+
+    subject = "parameters file"
 
 
 class CatalogError(RunnableError):

@@ -82,13 +82,6 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def _walk(steps: dict[str, "StepLog"]):  # type: ignore[no-untyped-def]
-    for step in steps.values():
-        yield step
-        for branch in step.branches.values():
-            yield from _walk(branch.steps)
-
-
 def print_summary(console: "Console", run_log: "RunLog", store: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -96,8 +89,7 @@ def print_summary(console: "Console", run_log: "RunLog", store: dict[str, Any]) 
     table.add_column("step")
     table.add_column("status")
     table.add_column("duration", justify="right")
-    steps = list(_walk(run_log.steps)) + ([run_log.job] if run_log.job else [])
-    for step in steps:
+    for step in run_log.iter_steps():
         if step.step_type in ("success", "fail"):
             continue
         style = _STYLE.get(step.status, "")

@@ -53,11 +53,17 @@ def graph_from_dict(dag: dict[str, Any], source: str) -> g.Graph:
 
 def node_from_dict(name: str, body: Any, source: str) -> g.BaseNode:
     where = f"{source}: step {name!r}"
+    try:
+        g.check_node_name(name)
+    except RunnableError as error:
+        raise PipelineDefinitionError(f"{where}: {error}", hint=error.hint) from None
     if not isinstance(body, dict):
         raise PipelineDefinitionError(f"{where}: must be a mapping with a 'type'")
-    kind = body.get("type")
-    if kind not in g.NODE_TYPES:
-        known = ", ".join(g.NODE_TYPES)
+    known = ", ".join(g.NODE_TYPES)
+    if "type" not in body:
+        raise PipelineDefinitionError(f"{where}: has no 'type'; known types: {known}")
+    kind = body["type"]
+    if not isinstance(kind, str) or kind not in g.NODE_TYPES:
         raise PipelineDefinitionError(f"{where}: unknown step type {kind!r}; known types: {known}")
     fields = dict(body)
     if "returns" in fields:
@@ -65,7 +71,7 @@ def node_from_dict(name: str, body: Any, source: str) -> g.BaseNode:
     try:
         return g.NODE_TYPES[kind].model_validate({"name": name, **fields})
     except RunnableError as error:
-        raise PipelineDefinitionError(f"{where}: {error}") from None
+        raise PipelineDefinitionError(f"{where}: {error}", hint=error.hint) from None
     except ValidationError as error:
         first = error.errors()[0]
         key = ".".join(str(p) for p in first["loc"]) or "step"

@@ -132,7 +132,7 @@ def _attempt(
         attempt.status = SUCCESS
     except Exception as error:
         attempt.status = FAIL
-        attempt.message = redact(str(error) if isinstance(error, RunnableError) else f"{type(error).__name__}: {error}")
+        attempt.message = redact(_one_line_message(node, error))
     finally:
         for name, path in result.files:
             step_log.data_catalog.append(catalog.put_file(context.run_id, name, path))
@@ -146,6 +146,19 @@ def _attempt(
     attempt.output_parameters = new_parameters
     attempt.user_defined_metrics = metrics
     return attempt, new_parameters, metrics
+
+
+def _one_line_message(node: BaseNode, error: Exception) -> str:
+    """The step's ``message``: one line naming the step; the whole story is in the execution log."""
+    if isinstance(error, RunnableError):
+        text = str(error)
+        prefix = f"step {node.name!r}"
+        if not text.startswith(prefix):
+            text = f"{prefix}: {text}"
+    else:
+        text = f"{type(error).__name__}: {error}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] + (" (more in the execution log)" if len(lines) > 1 else "")
 
 
 def _keep_returns(node: TaskNode, context: RunContext, result: TaskResult) -> tuple[dict[str, Parameter], dict[str, Any]]:

@@ -40,9 +40,12 @@ class CatalogSpec(BaseModel):
 
 
 def check_node_name(name: str) -> str:
-    if not name or "." in name or "%" in name:
+    if not name:
+        raise PipelineDefinitionError("a step name cannot be empty")
+    bad = [c for c in ".%" if c in name]
+    if bad:
         raise PipelineDefinitionError(
-            f"step name {name!r} is not allowed: names must be non-empty and cannot contain '.' or '%'",
+            f"step name {name!r} is not allowed: it contains {bad[0]!r} (step names cannot contain '.' or '%')",
             hint="dots separate the parts of internal names in the run log; rename the step",
         )
     return name

@@ -9,6 +9,7 @@ Steps inside composite steps are addressed by dotted *internal names* (``paralle
 from __future__ import annotations
 
 from datetime import datetime
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -103,6 +104,19 @@ class RunLog(BaseModel):
     steps: dict[str, StepLog] = Field(default_factory=dict)
     # A job's single task (``PythonJob`` etc.); None for pipeline runs.
     job: StepLog | None = None
+
+    def iter_steps(self) -> Iterator[StepLog]:
+        """Every step record, depth first, branches after their composite step; a job's record last."""
+
+        def walk(steps: dict[str, StepLog]) -> Iterator[StepLog]:
+            for step in steps.values():
+                yield step
+                for branch in step.branches.values():
+                    yield from walk(branch.steps)
+
+        yield from walk(self.steps)
+        if self.job is not None:
+            yield self.job
 
     def search_step(self, internal_name: str) -> StepLog:
         """Find a step by its dotted internal name, descending into branches."""

@@ -40,6 +40,11 @@ def import_callable(path: str, *, step: str) -> Callable[..., Any]:
         if not callable(target):
             raise ImportPathError(f"step {step!r}: command {path!r} is not callable")
         return target
+    if len(parts) > 1:  # every prefix was tried: not even the first part is a module
+        raise ImportPathError(
+            f"step {step!r}: command {path!r}: no module named {parts[0]!r}",
+            hint="python commands are dotted import paths relative to the working directory, e.g. pkg.module.func",
+        )
     raise ImportPathError(
         f"step {step!r}: command {path!r} does not resolve to module.function",
         hint="python commands are dotted import paths relative to the working directory, e.g. pkg.module.func",
