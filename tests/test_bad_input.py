@@ -22,7 +22,7 @@ import pytest
 from cli_helpers import read_run_log, runnable_cli
 
 # The task code the pipelines below call; the working directory is importable, so `command: tasks.hello`.
-TASKS = '''
+TASKS = """
 import sys
 
 
@@ -50,7 +50,7 @@ def make_nothing():
 
 def recover():
     print("recovering after the failure")
-'''
+"""
 
 
 def write(folder: Path, name: str, text: str) -> str:
@@ -138,7 +138,10 @@ def test_malformed_yaml_names_file_line_and_column(scratch: Path, which: str) ->
     if which == "pipeline":
         args[1] = write(scratch, "broken.yaml", broken)
     elif which == "config":
-        args += ["-c", write(scratch, "broken.yaml", 'catalog:\n  type: file-system\n  config: {catalog_location: "x}\n')]
+        args += [
+            "-c",
+            write(scratch, "broken.yaml", 'catalog:\n  type: file-system\n  config: {catalog_location: "x}\n'),
+        ]
     else:
         args += ["-p", write(scratch, "broken.yaml", "threshold: [1, 2\n")]
 
@@ -359,8 +362,14 @@ def test_environment_variable_in_config_is_expanded(scratch: Path) -> None:
     write(scratch, "config.yaml", "run-log-store:\n  type: ${STORE_TYPE}\n  config:\n    log_folder: ${LOGS}/x\n")
 
     result = runnable_cli(
-        "execute", "pipeline.yaml", "-c", "config.yaml", "--run-id", "env",
-        cwd=scratch, env={"STORE_TYPE": "file-system", "LOGS": "mylogs"},
+        "execute",
+        "pipeline.yaml",
+        "-c",
+        "config.yaml",
+        "--run-id",
+        "env",
+        cwd=scratch,
+        env={"STORE_TYPE": "file-system", "LOGS": "mylogs"},
     )
 
     assert result.code == 0, result.out + result.err

@@ -30,14 +30,8 @@ class Venv:
     python: Path
     site_packages: Path
 
-    def run(
-        self, *args: str, cwd: Path, timeout: int = 120
-    ) -> subprocess.CompletedProcess[str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("RUNNABLE_") and k != "PYTHONPATH"
-        }
+    def run(self, *args: str, cwd: Path, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_") and k != "PYTHONPATH"}
         env.update(COLUMNS="250", PYTHONIOENCODING="utf-8", NO_COLOR="1")
         return subprocess.run(
             [str(self.python), *args],
@@ -58,9 +52,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     """A new venv with runnable-plugin-demo installed into it by pip; built once for this module."""
     for needed in ("hatchling", "pip"):
         if importlib.util.find_spec(needed) is None:
-            pytest.skip(
-                f"{needed} is needed to build and install the plugin (it is in the hatch-test env)"
-            )
+            pytest.skip(f"{needed} is needed to build and install the plugin (it is in the hatch-test env)")
     root = tmp_path_factory.mktemp("plugin-venv")
     source = root / "runnable-plugin-demo"
     shutil.copytree(
@@ -90,9 +82,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     )
     # The test environment's packages (runnable-core editable, its dependencies, hatchling) become visible.
     ours = sysconfig.get_paths()["purelib"]
-    (site_packages / "zz_test_env.pth").write_text(
-        f"import site; site.addsitedir({ours!r})\n"
-    )
+    (site_packages / "zz_test_env.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
 
     installed = subprocess.run(
         [
@@ -136,10 +126,7 @@ def test_core_registers_through_the_entry_point_group():
 
     points = {ep.name: ep for ep in importlib.metadata.entry_points(group="runnable")}
     assert points["core"].value == "runnable.builtin_plugin"
-    assert (
-        points["core"].dist is not None
-        and points["core"].dist.metadata["Name"] == "runnable-core"
-    )
+    assert points["core"].dist is not None and points["core"].dist.metadata["Name"] == "runnable-core"
 
     plugins.reset()
     registry = plugins.get_registry()
@@ -154,9 +141,7 @@ def test_core_registers_through_the_entry_point_group():
         ("experiment-tracker", "run-log"),
         ("task-type", "python"),
     }
-    assert {(impl.distribution, impl.version) for impl in core} == {
-        ("runnable-core", version)
-    }
+    assert {(impl.distribution, impl.version) for impl in core} == {("runnable-core", version)}
 
 
 def test_plugin_is_not_importable_here_only_in_its_venv(venv: Venv):
@@ -177,9 +162,7 @@ def test_plugin_is_not_importable_here_only_in_its_venv(venv: Venv):
 # --- `runnable plugins` -----------------------------------------------------------------------------
 
 
-def test_plugins_command_lists_the_installed_plugin_and_the_core(
-    venv: Venv, tmp_path: Path
-):
+def test_plugins_command_lists_the_installed_plugin_and_the_core(venv: Venv, tmp_path: Path):
     result = venv.runnable("plugins", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     rows = _table(result.stdout)
@@ -252,9 +235,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_config_file_selects_the_plugin_catalog(venv: Venv, project: Path):
-    (project / "config.yaml").write_text(
-        "catalog:\n  type: demo-catalog\n  config: {root: demo-store}\n"
-    )
+    (project / "config.yaml").write_text("catalog:\n  type: demo-catalog\n  config: {root: demo-store}\n")
     result = venv.runnable(
         "execute",
         "pipeline.yaml",
@@ -293,9 +274,7 @@ def test_config_file_selects_the_plugin_catalog(venv: Venv, project: Path):
     ]
 
 
-def test_unknown_type_lists_installed_catalogs_including_the_plugin(
-    venv: Venv, project: Path
-):
+def test_unknown_type_lists_installed_catalogs_including_the_plugin(venv: Venv, project: Path):
     (project / "config.yaml").write_text("catalog: {type: no-such-catalog}\n")
     result = venv.runnable("execute", "pipeline.yaml", "-c", "config.yaml", cwd=project)
     assert result.returncode == 2, result.stdout + result.stderr
@@ -307,9 +286,7 @@ def test_unknown_type_lists_installed_catalogs_including_the_plugin(
         "file-system",
     }
     assert "Traceback" not in message
-    assert not (project / ".run_log_store").exists(), (
-        "a bad configuration must fail before anything is written"
-    )
+    assert not (project / ".run_log_store").exists(), "a bad configuration must fail before anything is written"
 
 
 @pytest.mark.parametrize(
@@ -325,12 +302,8 @@ def test_unknown_type_lists_installed_catalogs_including_the_plugin(
     ],
     ids=["unknown-key", "missing-key", "wrong-type"],
 )
-def test_bad_plugin_config_names_section_key_and_plugin(
-    venv: Venv, project: Path, config: str, key: str, problem: str
-):
-    (project / "config.yaml").write_text(
-        f"catalog:\n  type: demo-catalog\n  config: {config}\n"
-    )
+def test_bad_plugin_config_names_section_key_and_plugin(venv: Venv, project: Path, config: str, key: str, problem: str):
+    (project / "config.yaml").write_text(f"catalog:\n  type: demo-catalog\n  config: {config}\n")
     result = venv.runnable("execute", "pipeline.yaml", "-c", "config.yaml", cwd=project)
     assert result.returncode == 2, result.stdout + result.stderr
     first = result.stderr.splitlines()[0]
@@ -393,13 +366,8 @@ def test_two_plugins_offering_one_name_are_listed_and_choosing_it_names_both():
     with pytest.raises(ConfigurationError) as raised:
         registry.get("catalog", "file-system", source="config.yaml")
     message = str(raised.value)
-    assert message.startswith(
-        "config.yaml: catalog: type 'file-system' is provided by several plugins"
-    )
-    assert (
-        "'core' (runnable-core 1.0)" in message
-        and "'other' (runnable-other 1.0)" in message
-    )
+    assert message.startswith("config.yaml: catalog: type 'file-system' is provided by several plugins")
+    assert "'core' (runnable-core 1.0)" in message and "'other' (runnable-other 1.0)" in message
 
 
 def test_a_class_without_a_name_or_of_another_kind_is_reported_with_its_plugin():
@@ -422,48 +390,30 @@ def test_a_class_without_a_name_or_of_another_kind_is_reported_with_its_plugin()
         _registry(("bad", "runnable-bad", [FileSystemRunLogStore]))
 
 
-def test_a_plugin_that_fails_to_import_is_an_error_naming_its_distribution(
-    tmp_path, monkeypatch, fresh_plugins
-):
+def test_a_plugin_that_fails_to_import_is_an_error_naming_its_distribution(tmp_path, monkeypatch, fresh_plugins):
     from runnable.errors import RunnableError
 
     info = tmp_path / "runnable_broken-0.0.1.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: runnable-broken\nVersion: 0.0.1\n"
-    )
-    (info / "entry_points.txt").write_text(
-        "[runnable]\nbroken = runnable_broken_plugin_module\n"
-    )
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: runnable-broken\nVersion: 0.0.1\n")
+    (info / "entry_points.txt").write_text("[runnable]\nbroken = runnable_broken_plugin_module\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(RunnableError) as raised:
         fresh_plugins.get_registry()
     message = str(raised.value)
-    assert message.startswith(
-        "plugin 'broken' (runnable-broken 0.0.1): cannot load 'runnable_broken_plugin_module'"
-    )
+    assert message.startswith("plugin 'broken' (runnable-broken 0.0.1): cannot load 'runnable_broken_plugin_module'")
     assert "ModuleNotFoundError" in message
     assert "pip uninstall runnable-broken" in raised.value.hint
 
 
-def test_a_distribution_shadowed_on_sys_path_is_loaded_once(
-    tmp_path, monkeypatch, fresh_plugins
-):
+def test_a_distribution_shadowed_on_sys_path_is_loaded_once(tmp_path, monkeypatch, fresh_plugins):
     # A second copy of runnable-core's metadata earlier on sys.path (a stale install): only one core plugin.
     info = tmp_path / "runnable_core-9.9.9.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: runnable_core\nVersion: 9.9.9\n"
-    )
-    (info / "entry_points.txt").write_text(
-        "[runnable]\ncore = runnable.builtin_plugin\n"
-    )
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: runnable_core\nVersion: 9.9.9\n")
+    (info / "entry_points.txt").write_text("[runnable]\ncore = runnable.builtin_plugin\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     registry = fresh_plugins.get_registry()
-    catalogs = [
-        impl
-        for impl in registry.all()
-        if impl.kind == "catalog" and impl.name == "file-system"
-    ]
+    catalogs = [impl for impl in registry.all() if impl.kind == "catalog" and impl.name == "file-system"]
     assert [(impl.plugin, impl.version) for impl in catalogs] == [("core", "9.9.9")]
     assert registry.get("catalog", "file-system").__name__ == "FileSystemCatalog"

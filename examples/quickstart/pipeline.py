@@ -6,7 +6,6 @@ or simply ``python examples/quickstart/pipeline.py`` from the repository root.
 """
 
 from functions import generate, summarise
-
 from runnable import Catalog, NotebookTask, Pipeline, PythonTask, ShellTask, metric
 
 
@@ -26,7 +25,7 @@ def main() -> Pipeline:
     judge = ShellTask(
         name="judge",
         command='echo "mean is $mean"; if python3 -c "import sys; sys.exit(0 if $mean > 4 else 1)"; '
-        'then export verdict=high; else export verdict=low; fi',
+        "then export verdict=high; else export verdict=low; fi",
         returns=["verdict"],
     )
     report = PythonTask(name="report", function=summarise, returns=["summary"])

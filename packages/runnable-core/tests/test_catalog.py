@@ -8,7 +8,6 @@ import uuid
 import fsspec
 import pytest
 from core_helpers import run_log, write
-
 from runnable import Catalog, Pipeline, PythonTask
 from runnable.defaults.file_system_catalog import FileSystemCatalog
 from runnable.errors import CatalogError
@@ -85,8 +84,12 @@ def test_compute_data_folder_per_step(scratch):
 
     Pipeline(
         steps=[
-            PythonTask(name="produce", function=produce, catalog=Catalog(put=["model.txt"], compute_data_folder="outputs")),
-            PythonTask(name="consume", function=consume, catalog=Catalog(get=["model.txt"], compute_data_folder="inputs")),
+            PythonTask(
+                name="produce", function=produce, catalog=Catalog(put=["model.txt"], compute_data_folder="outputs")
+            ),
+            PythonTask(
+                name="consume", function=consume, catalog=Catalog(get=["model.txt"], compute_data_folder="inputs")
+            ),
         ]
     ).execute(run_id="folders")
     assert run_log(scratch, "folders")["status"] == "SUCCESS"

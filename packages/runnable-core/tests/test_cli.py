@@ -50,7 +50,7 @@ def test_execute_with_parameters_run_id_and_tag(scratch):
     done = cli("execute", "pipeline.yaml", "-p", "params.yaml", "--run-id", "first", "--tag", "nightly", cwd=scratch)
     assert done.returncode == 0, done.stderr
     assert "adding 2 and 3" in done.stdout
-    summary = done.stdout[done.stdout.index("step "):]
+    summary = done.stdout[done.stdout.index("step ") :]
     assert "add" in summary and "check" in summary and "SUCCESS" in summary
     assert "run log first (file-system: .run_log_store)" in done.stdout
     log = run_log(scratch, "first")
@@ -73,7 +73,10 @@ def test_runs_list_and_show(scratch):
     write(scratch / "tasks_cli.py", TASKS)
     write(scratch / "params.yaml", "a: 1\nb: 1\n")
     assert cli("execute", "pipeline.yaml", "-p", "params.yaml", "--run-id", "one", cwd=scratch).returncode == 0
-    assert cli("execute", "pipeline.yaml", "-p", "params.yaml", "--run-id", "two", "--tag", "x", cwd=scratch).returncode == 0
+    assert (
+        cli("execute", "pipeline.yaml", "-p", "params.yaml", "--run-id", "two", "--tag", "x", cwd=scratch).returncode
+        == 0
+    )
 
     listed = cli("runs", "list", cwd=scratch)
     assert listed.returncode == 0
@@ -92,8 +95,12 @@ def test_runs_list_and_show(scratch):
 
 
 def test_help_teaches():
-    done = subprocess.run([sys.executable, "-m", "runnable", "execute", "--help"], capture_output=True, text=True,
-                          env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-m", "runnable", "execute", "--help"],
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0
     for option in ("--config", "--parameters", "--run-id", "--tag", "RUNNABLE_PRM_"):
         assert option in done.stdout

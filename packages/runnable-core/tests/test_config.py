@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from core_helpers import write
-
 from runnable import Pipeline, PythonTask
 from runnable.config import load_config
 

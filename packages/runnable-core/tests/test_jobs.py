@@ -9,7 +9,6 @@ import sys
 import pytest
 from core_helpers import run_log, write
 from pydantic import ValidationError
-
 from runnable import Catalog, PythonJob, ShellJob, metric, pickled
 from runnable.sdk import ExecutionFailedError
 
@@ -52,14 +51,23 @@ def test_jobs_cannot_get_from_the_catalog():
 
 
 def test_execute_job_cli_with_yaml_and_python(scratch):
-    write(scratch / "job.yaml", 'type: shell\ncommand: \'echo "x=$x"; export doubled=$((x * 2))\'\nreturns: [doubled]\n')
+    write(
+        scratch / "job.yaml", "type: shell\ncommand: 'echo \"x=$x\"; export doubled=$((x * 2))'\nreturns: [doubled]\n"
+    )
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}, "RUNNABLE_PRM_x": "21"}
-    done = subprocess.run([sys.executable, "-m", "runnable", "execute-job", "job.yaml", "--run-id", "yj"],
-                          cwd=scratch, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "runnable", "execute-job", "job.yaml", "--run-id", "yj"],
+        cwd=scratch,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert run_log(scratch, "yj")["parameters"]["doubled"]["value"] == 42
 
-    write(scratch / "job.py", """
+    write(
+        scratch / "job.py",
+        """
         from runnable import PythonJob
 
         def hello(x: int):
@@ -70,9 +78,15 @@ def test_execute_job_cli_with_yaml_and_python(scratch):
             job = PythonJob(function=hello, returns=["y"])
             job.execute()
             return job
-    """)
-    done = subprocess.run([sys.executable, "-m", "runnable", "execute-job", "job.py", "pj"],
-                          cwd=scratch, env=env, capture_output=True, text=True)
+    """,
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "runnable", "execute-job", "job.py", "pj"],
+        cwd=scratch,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "hello 21" in done.stdout
     assert run_log(scratch, "pj")["parameters"]["y"]["value"] == 22

@@ -8,8 +8,8 @@ import nbformat
 import pytest
 from core_helpers import run_log, write
 from pydantic import BaseModel
-
 from runnable import Catalog, NotebookTask, Pipeline, PythonTask, ShellTask, metric, pickled
+from runnable.sdk import ExecutionFailedError
 
 
 class Config(BaseModel):
@@ -121,7 +121,7 @@ NOTEBOOK_CELLS = [
 
 def _notebook(path, cells):
     nb = nbformat.v4.new_notebook()
-    for kind, source, tags in cells:
+    for _kind, source, tags in cells:
         cell = nbformat.v4.new_code_cell(source)
         cell.metadata["tags"] = tags
         nb.cells.append(cell)
@@ -158,7 +158,7 @@ def test_notebook_gets_parameters_and_returns_values(scratch):
 @pytest.mark.notebook
 def test_failing_notebook_keeps_the_executed_notebook(scratch):
     _notebook(scratch / "boom.ipynb", [("code", "print('before')\n1 / 0", [])])
-    with pytest.raises(Exception):
+    with pytest.raises(ExecutionFailedError):
         Pipeline(steps=[NotebookTask(name="boom", notebook="boom.ipynb")]).execute(run_id="nbf")
     step = run_log(scratch, "nbf")["steps"]["boom"]
     assert step["status"] == "FAIL"

@@ -6,7 +6,6 @@ import json
 import subprocess
 
 from core_helpers import run_log, write
-
 from runnable import Pipeline, PythonTask
 from runnable.defaults.file_system_run_log import FileSystemRunLogStore
 from runnable.models.parameters import JsonParameter
@@ -54,7 +53,7 @@ def test_per_step_writes_do_not_rewrite_the_run_log(tmp_path):
     for index in range(50):
         store.put_step_log("r", StepLog(name=f"s{index}", internal_name=f"s{index}", status="SUCCESS"))
         sizes.append((tmp_path / "r.journal").stat().st_size)
-    growth = [b - a for a, b in zip(sizes, sizes[1:])]
+    growth = [b - a for a, b in zip(sizes, sizes[1:], strict=False)]
     assert max(growth) - min(growth) <= 4  # constant-size appends (digits of the index aside)
     assert (tmp_path / "r.json").stat().st_mtime_ns == before
 

@@ -7,7 +7,6 @@ import sys
 
 import pytest
 from core_helpers import run_log, write
-
 from runnable import Catalog, NotebookTask, Pipeline, PythonTask, ShellTask, Stub, metric, pickled
 from runnable.entrypoints import load_graph
 from runnable.errors import PipelineDefinitionError
@@ -131,8 +130,22 @@ def test_python_file_runs_through_the_cli_and_directly(scratch):
     write(scratch / "pipe.py", PY_FILE)
     write(scratch / "params.yaml", "x: 21\n")
     cli = subprocess.run(
-        [sys.executable, "-m", "runnable", "execute", "pipe.py", "-p", "params.yaml", "--run-id", "cli-run", "--tag", "t1"],
-        capture_output=True, text=True, cwd=scratch,
+        [
+            sys.executable,
+            "-m",
+            "runnable",
+            "execute",
+            "pipe.py",
+            "-p",
+            "params.yaml",
+            "--run-id",
+            "cli-run",
+            "--tag",
+            "t1",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=scratch,
     )
     assert cli.returncode == 0, cli.stdout + cli.stderr
     log = run_log(scratch, "cli-run")
@@ -140,7 +153,10 @@ def test_python_file_runs_through_the_cli_and_directly(scratch):
     assert log["run_config"]["pipeline_file"] == "pipe.py"
 
     direct = subprocess.run(
-        [sys.executable, "pipe.py"], capture_output=True, text=True, cwd=scratch,
+        [sys.executable, "pipe.py"],
+        capture_output=True,
+        text=True,
+        cwd=scratch,
         env={"RUNNABLE_PRM_x": "5", "RUNNABLE_RUN_ID": "direct-run", "PATH": "/usr/bin:/bin"},
     )
     assert direct.returncode == 0, direct.stdout + direct.stderr

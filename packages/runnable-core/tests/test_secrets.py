@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 from core_helpers import write
-
 from runnable import Pipeline, PythonTask, ShellTask
 
 SECRET = "s3cr3t-value-9f8e7d"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,13 +23,18 @@ runs_app = typer.Typer(help="Look at recorded runs (the run log store of the con
 app.add_typer(runs_app, name="runs")
 
 ConfigOption = Annotated[
-    Optional[str],
-    typer.Option("--config", "-c", help="Configuration file choosing executor, catalog, run log store, secrets.",
-                 envvar="RUNNABLE_CONFIGURATION_FILE", show_envvar=True),
+    str | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Configuration file choosing executor, catalog, run log store, secrets.",
+        envvar="RUNNABLE_CONFIGURATION_FILE",
+        show_envvar=True,
+    ),
 ]
 
 
-def _fail(error: RunnableError) -> "typer.Exit":
+def _fail(error: RunnableError) -> typer.Exit:
     from rich.console import Console
     from rich.markup import escape
 
@@ -52,7 +57,7 @@ def _run_failed(file: Path, run_log) -> RunnableError:  # type: ignore[no-untype
     message = ((step.message or "").strip().splitlines() or ["failed"])[0]
     prefix = f"step {step.name!r}: "
     if message.startswith(prefix):
-        message = message[len(prefix):]
+        message = message[len(prefix) :]
     return TaskFailedError(
         f"{file}: step {step.internal_name!r}: {message}",
         hint=f"its output is kept in the catalog as {step.internal_name}.execution.log; "
@@ -60,19 +65,27 @@ def _run_failed(file: Path, run_log) -> RunnableError:  # type: ignore[no-untype
     )
 
 
-RunIdArgument = Annotated[Optional[str], typer.Argument(metavar="[RUN_ID]", help="Run id (same as --run-id).")]
+RunIdArgument = Annotated[str | None, typer.Argument(metavar="[RUN_ID]", help="Run id (same as --run-id).")]
 ParametersOption = Annotated[
-    Optional[str], typer.Option("--parameters", "--parameters-file", "-p", help="YAML file of initial parameters.")
+    str | None, typer.Option("--parameters", "--parameters-file", "-p", help="YAML file of initial parameters.")
 ]
 RunIdOption = Annotated[
-    Optional[str], typer.Option("--run-id", help="Name the run (default: generated).", envvar="RUNNABLE_RUN_ID")
+    str | None, typer.Option("--run-id", help="Name the run (default: generated).", envvar="RUNNABLE_RUN_ID")
 ]
-TagOption = Annotated[Optional[str], typer.Option("--tag", help="A label stored with the run.")]
+TagOption = Annotated[str | None, typer.Option("--tag", help="A label stored with the run.")]
 LogLevelOption = Annotated[str, typer.Option("--log-level", help="Log level for runnable's own messages.")]
 
 
-def _run_file(file: Path, *, job: bool, config: Optional[str], parameters: Optional[str], run_id: str, tag: Optional[str],
-              log_level: str) -> None:
+def _run_file(
+    file: Path,
+    *,
+    job: bool,
+    config: str | None,
+    parameters: str | None,
+    run_id: str,
+    tag: str | None,
+    log_level: str,
+) -> None:
     import logging
 
     from runnable import entrypoints
@@ -113,7 +126,9 @@ def _run_file(file: Path, *, job: bool, config: Optional[str], parameters: Optio
 
 @app.command()
 def execute(
-    file: Annotated[Path, typer.Argument(help="The pipeline: a YAML file with a 'dag', or a .py file defining main().")],
+    file: Annotated[
+        Path, typer.Argument(help="The pipeline: a YAML file with a 'dag', or a .py file defining main().")
+    ],
     run_id_arg: RunIdArgument = None,
     config: ConfigOption = None,
     parameters: ParametersOption = None,
@@ -132,14 +147,26 @@ def execute(
 
       runnable execute pipeline.yaml -c local.yaml -p params.yaml --tag nightly
     """
-    _run_file(file, job=False, config=config, parameters=parameters, run_id=run_id or run_id_arg or "", tag=tag,
-              log_level=log_level)
+    _run_file(
+        file,
+        job=False,
+        config=config,
+        parameters=parameters,
+        run_id=run_id or run_id_arg or "",
+        tag=tag,
+        log_level=log_level,
+    )
 
 
 @app.command("execute-job")
 def execute_job(
-    file: Annotated[Path, typer.Argument(help="The job: a .py file whose main() builds a PythonJob/NotebookJob/ShellJob, "
-                                              "or a YAML file with type, command, returns, catalog, secrets.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The job: a .py file whose main() builds a PythonJob/NotebookJob/ShellJob, "
+            "or a YAML file with type, command, returns, catalog, secrets."
+        ),
+    ],
     run_id_arg: RunIdArgument = None,
     config: ConfigOption = None,
     parameters: ParametersOption = None,
@@ -153,11 +180,18 @@ def execute_job(
 
       runnable execute-job train_job.yaml -p params.yaml
     """
-    _run_file(file, job=True, config=config, parameters=parameters, run_id=run_id or run_id_arg or "", tag=tag,
-              log_level=log_level)
+    _run_file(
+        file,
+        job=True,
+        config=config,
+        parameters=parameters,
+        run_id=run_id or run_id_arg or "",
+        tag=tag,
+        log_level=log_level,
+    )
 
 
-def _store(config: Optional[str]):  # type: ignore[no-untyped-def]
+def _store(config: str | None):  # type: ignore[no-untyped-def]
     from runnable.config import load_config
     from runnable.plugins import get_registry
 

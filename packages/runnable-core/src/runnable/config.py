@@ -63,7 +63,9 @@ def load_config(configuration_file: str | None = None) -> RunnableConfig:
             raise ConfigurationError(f"{path}: {name}: a section needs a 'type' (e.g. type: {DEFAULT_TYPES[section]})")
         extra = set(body) - {"type", "config"}
         if extra:
-            raise ConfigurationError(f"{path}: {name}: unknown key {sorted(extra)[0]!r}; a section has 'type' and 'config'")
+            raise ConfigurationError(
+                f"{path}: {name}: unknown key {sorted(extra)[0]!r}; a section has 'type' and 'config'"
+            )
         config = body.get("config") or {}
         if not isinstance(config, dict):
             raise ConfigurationError(f"{path}: {name}.config: must be a mapping of settings")

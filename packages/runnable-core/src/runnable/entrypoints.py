@@ -13,11 +13,11 @@ import contextvars
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from runnable.errors import ImportPathError, PipelineDefinitionError
 
@@ -35,8 +35,8 @@ class FrontDoor:
     run_id: str = ""
     tag: str = ""
     define_only: bool = False
-    pipeline: "Pipeline | None" = None
-    run_log: "RunLog | None" = None
+    pipeline: Pipeline | None = None
+    run_log: RunLog | None = None
 
 
 _current: contextvars.ContextVar[FrontDoor | None] = contextvars.ContextVar("runnable_front_door", default=None)
@@ -56,7 +56,7 @@ def front_door(door: FrontDoor) -> Iterator[FrontDoor]:
 
 
 def run_graph(
-    graph: "Graph",
+    graph: Graph,
     *,
     configuration_file: str = "",
     parameters_file: str = "",
@@ -65,7 +65,7 @@ def run_graph(
     pipeline_file: str = "",
     callables: dict[str, Callable[..., Any]] | None = None,
     job: bool = False,
-) -> "RunLog":
+) -> RunLog:
     """Prepare a run of ``graph`` and hand it to the configured executor (the job executor for a job)."""
     from runnable.engine.run import prepare
 
@@ -104,7 +104,7 @@ def import_pipeline_module(path: Path) -> Any:
     return module
 
 
-def call_main(path: Path, door: FrontDoor) -> "Pipeline":
+def call_main(path: Path, door: FrontDoor) -> Pipeline:
     """Import ``path`` and call its ``main()`` under ``door``; return the pipeline it built.
 
     A failed run does not raise here: the caller reads ``door.run_log``.
@@ -135,7 +135,7 @@ def call_main(path: Path, door: FrontDoor) -> "Pipeline":
     return door.pipeline or pipeline
 
 
-def load_graph(path: str | Path) -> tuple["Graph", dict[str, Callable[..., Any]]]:
+def load_graph(path: str | Path) -> tuple[Graph, dict[str, Callable[..., Any]]]:
     """The graph (and python callables) of a pipeline file, without running anything."""
     path = Path(path)
     if path.suffix in (".yaml", ".yml"):
@@ -148,7 +148,7 @@ def load_graph(path: str | Path) -> tuple["Graph", dict[str, Callable[..., Any]]
     raise PipelineDefinitionError(f"{path}: a pipeline file is .yaml, .yml or .py")
 
 
-def load_job_graph(path: str | Path) -> tuple["Graph", dict[str, Callable[..., Any]]]:
+def load_job_graph(path: str | Path) -> tuple[Graph, dict[str, Callable[..., Any]]]:
     """The one-task graph of a job file: a .py whose ``main()`` builds a job, or a YAML task spec.
 
     A YAML job is a task step without a pipeline around it::

@@ -74,17 +74,17 @@ def register_task_types() -> list[type]:
 
 
 @hookspec
-def run_started(run_log: "RunLog") -> None:
+def run_started(run_log: RunLog) -> None:
     """A run was created: its id, tag, initial parameters and effective configuration are set."""
 
 
 @hookspec
-def step_started(run_id: str, step_log: "StepLog") -> None:
+def step_started(run_id: str, step_log: StepLog) -> None:
     """A step (task, stub or composite) is about to run."""
 
 
 @hookspec
-def step_finished(run_id: str, step_log: "StepLog", parameters: dict[str, Any], metrics: dict[str, Any]) -> None:
+def step_finished(run_id: str, step_log: StepLog, parameters: dict[str, Any], metrics: dict[str, Any]) -> None:
     """A step ended (``step_log.status`` says how).
 
     ``parameters`` are the json values the step returned, ``metrics`` the metric values it returned.
@@ -92,5 +92,5 @@ def step_finished(run_id: str, step_log: "StepLog", parameters: dict[str, Any], 
 
 
 @hookspec
-def run_finished(run_log: "RunLog") -> None:
+def run_finished(run_log: RunLog) -> None:
     """A run ended; ``run_log`` is the final record, status included."""

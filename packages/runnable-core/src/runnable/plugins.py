@@ -67,9 +67,7 @@ class Origin:
 class Registry:
     """Every implementation contributed by every loaded plugin, by kind and name."""
 
-    def __init__(
-        self, pm: pluggy.PluginManager, origins: dict[str, Origin] | None = None
-    ) -> None:
+    def __init__(self, pm: pluggy.PluginManager, origins: dict[str, Origin] | None = None) -> None:
         self.pm = pm
         if origins is None:  # a plugin manager loaded by pluggy itself
             origins = {
@@ -102,16 +100,9 @@ class Registry:
 
     def all(self) -> list[Implementation]:
         """Every implementation, including several offering the same name (``runnable plugins`` shows all)."""
-        return [
-            impl
-            for kind in self._by_kind.values()
-            for impls in kind.values()
-            for impl in impls
-        ]
+        return [impl for kind in self._by_kind.values() for impls in kind.values() for impl in impls]
 
-    def implementation(
-        self, kind: str, name: str, *, source: str = ""
-    ) -> Implementation:
+    def implementation(self, kind: str, name: str, *, source: str = "") -> Implementation:
         where = f"{source}: " if source else ""
         found = self._by_kind[kind].get(name, [])
         if not found:
@@ -130,17 +121,13 @@ class Registry:
     def get(self, kind: str, name: str, *, source: str = "") -> type:
         return self.implementation(kind, name, source=source).cls
 
-    def create(
-        self, kind: str, name: str, config: dict[str, Any], *, source: str = ""
-    ) -> Any:
+    def create(self, kind: str, name: str, config: dict[str, Any], *, source: str = "") -> Any:
         """Instantiate the implementation, validating its ``config`` block with its own model."""
         cls = self.get(kind, name, source=source)
         try:
             return cls.model_validate(config or {})
         except ValidationError as error:
-            raise ConfigurationError(
-                _describe(error, cls, kind, name, source)
-            ) from None
+            raise ConfigurationError(_describe(error, cls, kind, name, source)) from None
 
 
 def _name_of(cls: Any, kind: str, plugin: str, origin: Origin) -> str:
@@ -162,9 +149,7 @@ def _name_of(cls: Any, kind: str, plugin: str, origin: Origin) -> str:
     return name
 
 
-def _describe(
-    error: ValidationError, cls: Any, kind: str, name: str, source: str
-) -> str:
+def _describe(error: ValidationError, cls: Any, kind: str, name: str, source: str) -> str:
     """``<file>: catalog.config.<key>: <problem> for plugin '<name>'``, one clause per problem."""
     where = f"{source}: " if source else ""
     problems = []
@@ -193,9 +178,7 @@ def _load_entry_points(pm: pluggy.PluginManager) -> dict[str, Origin]:
             continue  # an installed copy shadowed by an earlier one on sys.path is not loaded
         seen_distributions.add(canonical)
         for ep in points:
-            name = (
-                ep.name if pm.get_plugin(ep.name) is None else f"{dist_name}:{ep.name}"
-            )
+            name = ep.name if pm.get_plugin(ep.name) is None else f"{dist_name}:{ep.name}"
             if pm.is_blocked(name) or pm.get_plugin(name) is not None:
                 continue
             try:

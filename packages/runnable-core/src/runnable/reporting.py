@@ -31,21 +31,21 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 60:.1f} min"
 
 
-def make_console() -> "Console":
+def make_console() -> Console:
     from rich.console import Console
 
     return Console(file=sys.stdout, highlight=False)
 
 
 class ConsoleReporter:
-    def __init__(self, context: "RunContext") -> None:
+    def __init__(self, context: RunContext) -> None:
         self.context = context
         self.console = make_console()
         self.status: Any = None
         self.finished = 0
 
     @hookimpl
-    def run_started(self, run_log: "RunLog") -> None:
+    def run_started(self, run_log: RunLog) -> None:
         name = f" {run_log.pipeline_name}" if run_log.pipeline_name else ""
         self.console.print(f"[bold]runnable[/bold] run [cyan]{run_log.run_id}[/cyan]{name}")
         if self.console.is_terminal:
@@ -53,12 +53,14 @@ class ConsoleReporter:
             self.status.start()
 
     @hookimpl
-    def step_started(self, run_id: str, step_log: "StepLog") -> None:
+    def step_started(self, run_id: str, step_log: StepLog) -> None:
         if self.status is not None and step_log.step_type not in ("success", "fail"):
             self.status.update(f"running [bold]{step_log.internal_name}[/bold] ({self.finished} done)")
 
     @hookimpl
-    def step_finished(self, run_id: str, step_log: "StepLog", parameters: dict[str, Any], metrics: dict[str, Any]) -> None:
+    def step_finished(
+        self, run_id: str, step_log: StepLog, parameters: dict[str, Any], metrics: dict[str, Any]
+    ) -> None:
         if step_log.step_type in ("success", "fail"):
             return
         self.finished += 1
@@ -70,7 +72,7 @@ class ConsoleReporter:
         self.console.print(line)
 
     @hookimpl
-    def run_finished(self, run_log: "RunLog") -> None:
+    def run_finished(self, run_log: RunLog) -> None:
         if self.status is not None:
             self.status.stop()
         print_summary(self.console, run_log, self.context.run_log_store.masked_config())
@@ -82,7 +84,7 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def print_summary(console: "Console", run_log: "RunLog", store: dict[str, Any]) -> None:
+def print_summary(console: Console, run_log: RunLog, store: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(show_edge=False)

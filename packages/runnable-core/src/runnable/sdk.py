@@ -8,7 +8,8 @@ defaults follow the original runnable so existing pipelines run unchanged.
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -54,7 +55,7 @@ class Catalog(BaseModel):
     get: list[str] = Field(default_factory=list)
     put: list[str] = Field(default_factory=list)
     store_copy: bool = True
-    compute_data_folder: Optional[str] = None
+    compute_data_folder: str | None = None
 
 
 class BaseTraversal(BaseModel):
@@ -64,7 +65,7 @@ class BaseTraversal(BaseModel):
     next_node: str = Field(default="", alias="next")
     terminate_with_success: bool = False
     terminate_with_failure: bool = False
-    on_failure: Optional["Pipeline"] = None
+    on_failure: Pipeline | None = None
 
     @field_validator("name")
     @classmethod
@@ -72,26 +73,26 @@ class BaseTraversal(BaseModel):
         return g.check_node_name(name)
 
     @model_validator(mode="after")
-    def _terminations(self) -> "BaseTraversal":
+    def _terminations(self) -> BaseTraversal:
         if self.terminate_with_success and self.terminate_with_failure:
             raise ValueError(f"step {self.name!r}: terminate_with_success and terminate_with_failure are exclusive")
         return self
 
-    def __rshift__(self, other: "BaseTraversal") -> "BaseTraversal":
+    def __rshift__(self, other: BaseTraversal) -> BaseTraversal:
         """``a >> b``: b runs after a."""
         if self.next_node:
             raise PipelineDefinitionError(f"step {self.name!r} already has next {self.next_node!r}")
         self.next_node = other.name
         return other
 
-    def __lshift__(self, other: "BaseTraversal") -> "BaseTraversal":
+    def __lshift__(self, other: BaseTraversal) -> BaseTraversal:
         """``a << b``: a runs after b."""
         if other.next_node:
             raise PipelineDefinitionError(f"step {other.name!r} already has next {other.next_node!r}")
         other.next_node = self.name
         return other
 
-    def as_pipeline(self) -> "Pipeline":
+    def as_pipeline(self) -> Pipeline:
         return Pipeline(steps=[self], name=self.name)  # type: ignore[list-item]
 
     def _node_fields(self, next_node: str) -> dict[str, Any]:
@@ -119,9 +120,9 @@ def _task_node(task: Any, name: str, next_node: str) -> g.TaskNode:
 
 
 class BaseTask(BaseTraversal):
-    catalog: Optional[Catalog] = None
+    catalog: Catalog | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
-    returns: list[Union[str, g.ReturnSpec]] = Field(default_factory=list)
+    returns: list[str | g.ReturnSpec] = Field(default_factory=list)
     secrets: list[str] = Field(default_factory=list)
 
     command_type: Any = None  # set by subclasses
@@ -151,7 +152,7 @@ class NotebookTask(BaseTask):
     """Execute a Jupyter notebook in a kernel; parameters injected, ``returns`` read from its namespace."""
 
     notebook: str
-    optional_ploomber_args: Optional[dict[str, Any]] = None
+    optional_ploomber_args: dict[str, Any] | None = None
     command_type: Any = "notebook"
 
     def _command(self) -> str:
@@ -175,7 +176,7 @@ class Stub(BaseTraversal):
     """A placeholder that succeeds without doing anything; any extra keyword is accepted and kept."""
 
     model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True, populate_by_name=True)
-    catalog: Optional[Catalog] = None
+    catalog: Catalog | None = None
 
     def create_node(self, next_node: str) -> g.BaseNode:
         extra = dict(self.__pydantic_extra__ or {})
@@ -194,9 +195,6 @@ class Fail(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = FAIL_NAME
-
-
-StepType = Union[PythonTask, NotebookTask, ShellTask, Stub, Success, Fail]
 
 
 class Pipeline(BaseModel):
@@ -239,14 +237,17 @@ class Pipeline(BaseModel):
             if step.on_failure is not None:
                 failure = step.on_failure
                 node.on_failure = failure._graph.start_at
-                for name, other in failure._graph.nodes.items():
+                for other in failure._graph.nodes.values():
                     if not other.is_terminal:
                         add(other.model_copy())
                 callables.update(failure._callables)
         nodes[SUCCESS_NAME] = g.SuccessNode(name=SUCCESS_NAME)
         nodes[FAIL_NAME] = g.FailNode(name=FAIL_NAME)
         graph = g.Graph(
-            name=self.name, description=self.description, start_at=steps[0].name, nodes=nodes  # type: ignore[arg-type]
+            name=self.name,
+            description=self.description,
+            start_at=steps[0].name,
+            nodes=nodes,  # type: ignore[arg-type]
         )
         return graph.validate_structure(where), callables
 
@@ -316,14 +317,14 @@ class BaseJob(BaseModel):
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
-    catalog: Optional[Catalog] = None
-    returns: list[Union[str, g.ReturnSpec]] = Field(default_factory=list)
+    catalog: Catalog | None = None
+    returns: list[str | g.ReturnSpec] = Field(default_factory=list)
     secrets: list[str] = Field(default_factory=list)
     command_type: Any = None
 
     @field_validator("catalog")
     @classmethod
-    def _put_only(cls, catalog: Optional[Catalog]) -> Optional[Catalog]:
+    def _put_only(cls, catalog: Catalog | None) -> Catalog | None:
         if catalog is not None and catalog.get:
             raise ValueError("Catalog get is not supported for jobs: a job has no earlier step to get from")
         return catalog
@@ -338,7 +339,11 @@ class BaseJob(BaseModel):
         return _task_node(self, JOB_NAME, "success")
 
     def return_dag(self) -> g.Graph:
-        nodes = {JOB_NAME: self.get_task(), SUCCESS_NAME: g.SuccessNode(name=SUCCESS_NAME), FAIL_NAME: g.FailNode(name=FAIL_NAME)}
+        nodes = {
+            JOB_NAME: self.get_task(),
+            SUCCESS_NAME: g.SuccessNode(name=SUCCESS_NAME),
+            FAIL_NAME: g.FailNode(name=FAIL_NAME),
+        }
         return g.Graph(start_at=JOB_NAME, nodes=nodes)  # type: ignore[arg-type]
 
     def _callables(self) -> dict[str, Callable[..., Any]]:
@@ -395,7 +400,7 @@ class PythonJob(BaseJob):
 
 class NotebookJob(BaseJob):
     notebook: str
-    optional_ploomber_args: Optional[dict[str, Any]] = None
+    optional_ploomber_args: dict[str, Any] | None = None
     command_type: Any = "notebook"
 
     def _command(self) -> str:

@@ -28,7 +28,9 @@ def load_pipeline_yaml(path: str | Path) -> g.Graph:
 def graph_from_dict(dag: dict[str, Any], source: str) -> g.Graph:
     unknown = set(dag) - _DAG_KEYS
     if unknown:
-        raise PipelineDefinitionError(f"{source}: dag: unknown key {sorted(unknown)[0]!r}; known: {', '.join(sorted(_DAG_KEYS))}")
+        raise PipelineDefinitionError(
+            f"{source}: dag: unknown key {sorted(unknown)[0]!r}; known: {', '.join(sorted(_DAG_KEYS))}"
+        )
     for key in ("start_at", "steps"):
         if key not in dag:
             raise PipelineDefinitionError(f"{source}: dag: missing {key!r}")

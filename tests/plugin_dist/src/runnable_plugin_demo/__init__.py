@@ -35,9 +35,7 @@ class DemoCatalog(BaseCatalog):
         try:
             return open(self._folder(run_id) / name, "rb")
         except FileNotFoundError:
-            raise CatalogError(
-                f"demo-catalog: run {run_id!r} has no item {name!r}"
-            ) from None
+            raise CatalogError(f"demo-catalog: run {run_id!r} has no item {name!r}") from None
 
     def list_files(self, run_id: str, pattern: str) -> list[str]:
         return expand_local_glob(pattern, self._folder(run_id))[: self.max_items]

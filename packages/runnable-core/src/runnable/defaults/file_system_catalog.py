@@ -34,7 +34,7 @@ class _AtomicLocalFile:
             self.handle.close()
             os.replace(self.temporary, self.path)
 
-    def __enter__(self) -> "_AtomicLocalFile":
+    def __enter__(self) -> _AtomicLocalFile:
         return self
 
     def __exit__(self, kind: Any, *rest: Any) -> None:
@@ -60,7 +60,11 @@ class FileSystemCatalog(BaseCatalog):
 
     @property
     def _is_local(self) -> bool:
-        return "file" in (self._fs_and_root[0].protocol if isinstance(self._fs_and_root[0].protocol, tuple) else (self._fs_and_root[0].protocol,))
+        return "file" in (
+            self._fs_and_root[0].protocol
+            if isinstance(self._fs_and_root[0].protocol, tuple)
+            else (self._fs_and_root[0].protocol,)
+        )
 
     def _path(self, run_id: str, name: str) -> str:
         return f"{self._fs_and_root[1]}/{run_id}/{name}"
@@ -97,7 +101,7 @@ class FileSystemCatalog(BaseCatalog):
                 found.add(match)
         prefix = _strip_protocol(fs, base) + "/"
         return sorted(
-            name[len(prefix):] for name in (_strip_protocol(fs, f) for f in found) if not name.endswith(".partial")
+            name[len(prefix) :] for name in (_strip_protocol(fs, f) for f in found) if not name.endswith(".partial")
         )
 
 

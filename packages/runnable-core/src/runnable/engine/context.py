@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from runnable.models.config import RunnableConfig
 from runnable.models.graph import Graph
@@ -28,13 +29,13 @@ class RunContext:
     tag: str
     graph: Graph
     config: RunnableConfig
-    executor: "BasePipelineExecutor | BaseJobExecutor"
-    catalog: "BaseCatalog"
-    run_log_store: "BaseRunLogStore"
-    secrets: "BaseSecretsManager"
-    tracker: "BaseExperimentTracker"
-    pm: "pluggy.PluginManager"
-    task_types: dict[str, "BaseTaskType"]
+    executor: BasePipelineExecutor | BaseJobExecutor
+    catalog: BaseCatalog
+    run_log_store: BaseRunLogStore
+    secrets: BaseSecretsManager
+    tracker: BaseExperimentTracker
+    pm: pluggy.PluginManager
+    task_types: dict[str, BaseTaskType]
     # The file the pipeline came from (YAML or .py); executors that run steps elsewhere rebuild the graph from it.
     pipeline_file: str = ""
     parameters_file: str = ""

@@ -36,8 +36,13 @@ def load_object(catalog: BaseCatalog, run_id: str, name: str) -> Any:
 class ParameterValues(Mapping[str, Any]):
     """The python values of a run's parameters; objects are unpickled only when a task asks for them."""
 
-    def __init__(self, parameters: Mapping[str, Parameter], catalog: BaseCatalog, run_id: str,
-                 extra: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        parameters: Mapping[str, Parameter],
+        catalog: BaseCatalog,
+        run_id: str,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
         self.parameters = parameters
         self.catalog = catalog
         self.run_id = run_id

@@ -14,7 +14,8 @@ import inspect
 import json
 import os
 import typing
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -50,7 +51,7 @@ def initial_parameters(parameters_file: str = "") -> dict[str, Parameter]:
         values.update(loaded)
     for key, raw in os.environ.items():
         if key.startswith(ENV_PREFIX) and len(key) > len(ENV_PREFIX):
-            values[key[len(ENV_PREFIX):].lower()] = parse_env_value(raw)
+            values[key[len(ENV_PREFIX) :].lower()] = parse_env_value(raw)
     return {str(name): JsonParameter(value=value) for name, value in values.items()}
 
 
@@ -107,7 +108,9 @@ def bind_arguments(
                 kwargs[name] = _coerce(values[name], annotation, name)
             except Exception as error:  # pydantic validation or a failed cast
                 first = str(error).splitlines()[0]
-                raise ParameterError(f"step {step!r}: parameter {name!r} does not fit {qualname}'s annotation: {first}")
+                raise ParameterError(
+                    f"step {step!r}: parameter {name!r} does not fit {qualname}'s annotation: {first}"
+                ) from None
         else:
             kwargs[name] = values[name]
     if takes_var_keyword:
@@ -128,7 +131,7 @@ def split_returns(returns: list[ReturnSpec], result: Any, *, step: str) -> dict[
             f"step {step!r}: returns names {len(returns)} values "
             f"({', '.join(r.name for r in returns)}) but the task returned {got}"
         )
-    return {spec.name: value for spec, value in zip(returns, result)}
+    return {spec.name: value for spec, value in zip(returns, result, strict=True)}
 
 
 def _check_json(name: str, value: Any, step: str) -> Any:

@@ -161,7 +161,9 @@ def _one_line_message(node: BaseNode, error: Exception) -> str:
     return lines[0] + (" (more in the execution log)" if len(lines) > 1 else "")
 
 
-def _keep_returns(node: TaskNode, context: RunContext, result: TaskResult) -> tuple[dict[str, Parameter], dict[str, Any]]:
+def _keep_returns(
+    node: TaskNode, context: RunContext, result: TaskResult
+) -> tuple[dict[str, Parameter], dict[str, Any]]:
     parameters: dict[str, Parameter] = {}
     metrics: dict[str, Any] = {}
     for spec in node.returns:

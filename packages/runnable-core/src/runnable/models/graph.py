@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -108,7 +108,7 @@ class FailNode(BaseNode):
         return True
 
 
-Node = Annotated[Union[TaskNode, StubNode, SuccessNode, FailNode], Field(discriminator="type")]
+Node = Annotated[TaskNode | StubNode | SuccessNode | FailNode, Field(discriminator="type")]
 NODE_TYPES: dict[str, type[BaseNode]] = {
     "task": TaskNode,
     "stub": StubNode,
@@ -138,13 +138,16 @@ class Graph(BaseModel):
         data = self.model_dump(mode="json", by_alias=True, exclude={"name", "description"})
         return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
-    def validate_structure(self, source: str) -> "Graph":
+    def validate_structure(self, source: str) -> Graph:
         """Check what pydantic cannot: references, terminal nodes, cycles and reachability."""
         where = f"{source}: " if source else ""
         if self.start_at not in self.nodes:
             raise PipelineDefinitionError(f"{where}start_at names no step: {self.start_at!r}")
         terminals = [n for n in self.nodes.values() if n.is_terminal]
-        if sum(isinstance(n, SuccessNode) for n in terminals) != 1 or sum(isinstance(n, FailNode) for n in terminals) != 1:
+        if (
+            sum(isinstance(n, SuccessNode) for n in terminals) != 1
+            or sum(isinstance(n, FailNode) for n in terminals) != 1
+        ):
             raise PipelineDefinitionError(f"{where}a pipeline needs exactly one success and one fail step")
         for node in self.nodes.values():
             if node.is_terminal:
@@ -182,7 +185,7 @@ class Graph(BaseModel):
                 stack[-1] = (name, index + 1)
                 target = targets[index]
                 if colour[target] == GREY:
-                    cycle = path[path.index(target):] + [target]
+                    cycle = path[path.index(target) :] + [target]
                     raise PipelineDefinitionError(f"{where}the steps form a cycle: {' -> '.join(cycle)}")
                 if colour[target] == WHITE:
                     colour[target] = GREY

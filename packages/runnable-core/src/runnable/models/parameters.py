@@ -7,7 +7,7 @@ trackers. The field names match the original runnable's run log so existing tool
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,4 +47,4 @@ class MetricParameter(BaseModel):
         return self.value
 
 
-Parameter = Annotated[Union[JsonParameter, ObjectParameter, MetricParameter], Field(discriminator="kind")]
+Parameter = Annotated[JsonParameter | ObjectParameter | MetricParameter, Field(discriminator="kind")]

@@ -8,8 +8,8 @@ Steps inside composite steps are addressed by dotted *internal names* (``paralle
 
 from __future__ import annotations
 
-from datetime import datetime
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -70,7 +70,7 @@ class StepLog(BaseModel):
     mock: bool = False
     code_identities: list[CodeIdentity] = Field(default_factory=list)
     attempts: list[StepAttempt] = Field(default_factory=list)
-    branches: dict[str, "BranchLog"] = Field(default_factory=dict)
+    branches: dict[str, BranchLog] = Field(default_factory=dict)
     data_catalog: list[DataCatalog] = Field(default_factory=list)
 
     @property

@@ -24,7 +24,7 @@ class BasePipelineExecutor(Service):
     runs_in_process: ClassVar[bool] = True
 
     @abstractmethod
-    def execute_pipeline(self, context: "RunContext") -> "RunLog":
+    def execute_pipeline(self, context: RunContext) -> RunLog:
         """Run (or submit) the whole pipeline; return the run log as it stands when this returns."""
 
 
@@ -32,5 +32,5 @@ class BaseJobExecutor(Service):
     service_kind: ClassVar[str] = "job-executor"
 
     @abstractmethod
-    def execute_job(self, context: "RunContext") -> "RunLog":
+    def execute_job(self, context: RunContext) -> RunLog:
         """Run the context's single task as a job."""

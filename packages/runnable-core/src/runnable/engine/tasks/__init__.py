@@ -27,7 +27,12 @@ class BaseTaskType:
     command_type: ClassVar[str]
 
     def run(
-        self, node: "TaskNode", context: "RunContext", values: "ParameterValues", env: dict[str, str], result: TaskResult
+        self,
+        node: TaskNode,
+        context: RunContext,
+        values: ParameterValues,
+        env: dict[str, str],
+        result: TaskResult,
     ) -> None:
         """Run the node's command with ``values`` as parameters and ``env`` (secrets) in its environment.
 

@@ -42,7 +42,7 @@ def _literal(value: Any) -> str:
     return repr(value)
 
 
-def executed_name(node: "TaskNode") -> str:
+def executed_name(node: TaskNode) -> str:
     stem = Path(node.command).stem
     return f"{stem}-{re.sub(r'[^A-Za-z0-9_-]+', '_', node.internal_name)}_out.ipynb"
 
@@ -51,7 +51,12 @@ class NotebookTaskType(BaseTaskType):
     command_type: ClassVar[str] = "notebook"
 
     def run(
-        self, node: "TaskNode", context: "RunContext", values: "ParameterValues", env: dict[str, str], result: TaskResult
+        self,
+        node: TaskNode,
+        context: RunContext,
+        values: ParameterValues,
+        env: dict[str, str],
+        result: TaskResult,
     ) -> None:
         try:
             import nbformat

@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from runnable.engine.parameters import bind_arguments, split_returns
 from runnable.engine.tasks import BaseTaskType, TaskResult
@@ -55,7 +56,12 @@ class PythonTaskType(BaseTaskType):
     command_type: ClassVar[str] = "python"
 
     def run(
-        self, node: "TaskNode", context: "RunContext", values: "ParameterValues", env: dict[str, str], result: TaskResult
+        self,
+        node: TaskNode,
+        context: RunContext,
+        values: ParameterValues,
+        env: dict[str, str],
+        result: TaskResult,
     ) -> None:
         function = context.callables.get(node.internal_name) or import_callable(node.command, step=node.name)
         kwargs = bind_arguments(function, values, step=node.name, qualname=node.command)

@@ -29,10 +29,17 @@ class ShellTaskType(BaseTaskType):
     command_type: ClassVar[str] = "shell"
 
     def run(
-        self, node: "TaskNode", context: "RunContext", values: "ParameterValues", env: dict[str, str], result: TaskResult
+        self,
+        node: TaskNode,
+        context: RunContext,
+        values: ParameterValues,
+        env: dict[str, str],
+        result: TaskResult,
     ) -> None:
         if any(spec.kind == "object" for spec in node.returns):
-            raise ParameterError(f"step {node.name!r}: shell tasks cannot return objects (pickled), only json and metrics")
+            raise ParameterError(
+                f"step {node.name!r}: shell tasks cannot return objects (pickled), only json and metrics"
+            )
         environment = dict(os.environ)
         for name, value in values.serialisable().items():
             environment[name] = value if isinstance(value, str) else json.dumps(value)
