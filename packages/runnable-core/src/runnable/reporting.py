@@ -106,5 +106,6 @@ def print_summary(console: Console, run_log: RunLog, store: dict[str, Any]) -> N
     where = f"{store.get('type')}: {location}" if location else str(store.get("type"))
     console.print(
         f"[{style}]{run_log.status}[/{style}] in {_duration(total)} · run log "
-        f"[cyan]{run_log.run_id}[/cyan] ({_escape(where)})"
+        f"[cyan]{run_log.run_id}[/cyan] ({_escape(where)})",
+        soft_wrap=True,
     )
