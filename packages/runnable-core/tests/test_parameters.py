@@ -226,7 +226,7 @@ def test_max_attempts_retries_a_flaky_task(scratch):
     )
     from runnable.entrypoints import load_graph, run_graph
 
-    graph, _ = load_graph(scratch / "pipeline.yaml")
+    graph = load_graph(scratch / "pipeline.yaml")
     log = run_graph(graph, run_id="retry")
     step = log.steps["flaky"]
     assert log.status == "SUCCESS" and step.status == "SUCCESS"

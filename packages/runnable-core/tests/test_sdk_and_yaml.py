@@ -165,7 +165,7 @@ def test_python_file_runs_through_the_cli_and_directly(scratch):
 
 def test_rebuilding_the_graph_from_a_python_file_runs_nothing(scratch):
     write(scratch / "pipe.py", PY_FILE)
-    graph, callables = load_graph(scratch / "pipe.py")
+    graph = load_graph(scratch / "pipe.py")
     assert list(graph.nodes) == ["double", "success", "fail"]
-    assert callables["double"](4) == 8
+    assert graph.nodes["double"]._function(4) == 8
     assert not (scratch / ".run_log_store").exists()

@@ -106,7 +106,7 @@ def _run_file(
             if run_log is None:
                 raise RunnableError(f"{file}: main() did not run the {'job' if job else 'pipeline'}")
         else:
-            graph, callables = entrypoints.load_job_graph(file) if job else entrypoints.load_graph(file)
+            graph = entrypoints.load_job_graph(file) if job else entrypoints.load_graph(file)
             run_log = entrypoints.run_graph(
                 graph,
                 configuration_file=config or "",
@@ -114,7 +114,6 @@ def _run_file(
                 run_id=run_id,
                 tag=tag or "",
                 pipeline_file=str(file),
-                callables=callables,
                 job=job,
             )
     except RunnableError as error:

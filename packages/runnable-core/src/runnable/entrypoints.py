@@ -13,7 +13,7 @@ import contextvars
 import importlib.util
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +63,6 @@ def run_graph(
     run_id: str = "",
     tag: str = "",
     pipeline_file: str = "",
-    callables: dict[str, Callable[..., Any]] | None = None,
     job: bool = False,
 ) -> RunLog:
     """Prepare a run of ``graph`` and hand it to the configured executor (the job executor for a job)."""
@@ -76,7 +75,6 @@ def run_graph(
         run_id=run_id,
         tag=tag,
         pipeline_file=pipeline_file,
-        callables=callables,
         job=job,
     )
     if job:
@@ -135,20 +133,20 @@ def call_main(path: Path, door: FrontDoor) -> Pipeline:
     return door.pipeline or pipeline
 
 
-def load_graph(path: str | Path) -> tuple[Graph, dict[str, Callable[..., Any]]]:
-    """The graph (and python callables) of a pipeline file, without running anything."""
+def load_graph(path: str | Path) -> Graph:
+    """The graph of a pipeline file, without running anything."""
     path = Path(path)
     if path.suffix in (".yaml", ".yml"):
         from runnable.yaml_loader import load_pipeline_yaml
 
-        return load_pipeline_yaml(path), {}
+        return load_pipeline_yaml(path)
     if path.suffix == ".py":
         pipeline = call_main(path, FrontDoor(pipeline_file=str(path), define_only=True))
-        return pipeline.return_dag(), dict(pipeline._callables)
+        return pipeline.return_dag()
     raise PipelineDefinitionError(f"{path}: a pipeline file is .yaml, .yml or .py")
 
 
-def load_job_graph(path: str | Path) -> tuple[Graph, dict[str, Callable[..., Any]]]:
+def load_job_graph(path: str | Path) -> Graph:
     """The one-task graph of a job file: a .py whose ``main()`` builds a job, or a YAML task spec.
 
     A YAML job is a task step without a pipeline around it::
@@ -168,7 +166,7 @@ def load_job_graph(path: str | Path) -> tuple[Graph, dict[str, Callable[..., Any
         job = call_main(path, FrontDoor(pipeline_file=str(path), define_only=True))
         if not isinstance(job, BaseJob):
             raise PipelineDefinitionError(f"{path}: main() built a {type(job).__name__}, not a job")
-        return job.return_dag(), job._callables()
+        return job.return_dag()
     data = load_yaml_file(path, PipelineDefinitionError)
     if not isinstance(data, dict) or "command" not in data:
         raise PipelineDefinitionError(f"{path}: a job file is a mapping with 'type' and 'command'")
@@ -181,4 +179,4 @@ def load_job_graph(path: str | Path) -> tuple[Graph, dict[str, Callable[..., Any
         first = str(error).splitlines()
         raise PipelineDefinitionError(f"{path}: invalid job: {first[1] if len(first) > 1 else first[0]}") from None
     nodes = {JOB_NAME: node, "success": g.SuccessNode(name="success"), "fail": g.FailNode(name="fail")}
-    return g.Graph(start_at=JOB_NAME, nodes=nodes), {}  # type: ignore[arg-type]
+    return g.Graph(start_at=JOB_NAME, nodes=nodes)  # type: ignore[arg-type]

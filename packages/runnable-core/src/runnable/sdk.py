@@ -143,6 +143,11 @@ class PythonTask(BaseTask):
     function: Callable[..., Any] = Field(exclude=True)
     command_type: Any = "python"
 
+    def create_node(self, next_node: str) -> g.BaseNode:
+        node = _task_node(self, self.name, next_node)
+        node._function = self.function  # runs in-process even when defined in __main__
+        return node
+
     def _command(self) -> str:
         function = self.function
         return f"{function.__module__}.{getattr(function, '__qualname__', function.__name__)}"
@@ -207,18 +212,16 @@ class Pipeline(BaseModel):
     description: str = ""
 
     _graph: g.Graph = PrivateAttr()
-    _callables: dict[str, Callable[..., Any]] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, __context: Any) -> None:
-        self._graph, self._callables = self._build()
+        self._graph = self._build()
 
-    def _build(self) -> tuple[g.Graph, dict[str, Callable[..., Any]]]:
+    def _build(self) -> g.Graph:
         where = f"pipeline {self.name!r}" if self.name else "pipeline"
         steps = [s for s in self.steps if not isinstance(s, (Success, Fail))]
         if not steps:
             raise PipelineDefinitionError(f"{where}: it has no steps")
         nodes: dict[str, g.BaseNode] = {}
-        callables: dict[str, Callable[..., Any]] = {}
 
         def add(node: g.BaseNode) -> None:
             if node.name in nodes or node.name in RESERVED:
@@ -232,15 +235,12 @@ class Pipeline(BaseModel):
                 raise PipelineDefinitionError(f"{where}: steps[{index}] is a {type(step).__name__}, not a step")
             node = step.create_node(self._next_of(index, step))
             add(node)
-            if isinstance(step, PythonTask):
-                callables[node.internal_name] = step.function
             if step.on_failure is not None:
                 failure = step.on_failure
                 node.on_failure = failure._graph.start_at
                 for other in failure._graph.nodes.values():
                     if not other.is_terminal:
                         add(other.model_copy())
-                callables.update(failure._callables)
         nodes[SUCCESS_NAME] = g.SuccessNode(name=SUCCESS_NAME)
         nodes[FAIL_NAME] = g.FailNode(name=FAIL_NAME)
         graph = g.Graph(
@@ -249,7 +249,7 @@ class Pipeline(BaseModel):
             start_at=steps[0].name,
             nodes=nodes,  # type: ignore[arg-type]
         )
-        return graph.validate_structure(where), callables
+        return graph.validate_structure(where)
 
     def _next_of(self, index: int, step: BaseTraversal) -> str:
         if step.terminate_with_success:
@@ -299,7 +299,6 @@ class Pipeline(BaseModel):
             run_id=run_id,
             tag=tag,
             pipeline_file=pipeline_file,
-            callables=self._callables,
         )
         if front is not None:
             front.pipeline = self
@@ -346,9 +345,6 @@ class BaseJob(BaseModel):
         }
         return g.Graph(start_at=JOB_NAME, nodes=nodes)  # type: ignore[arg-type]
 
-    def _callables(self) -> dict[str, Callable[..., Any]]:
-        return {}
-
     def execute(
         self,
         configuration_file: str = "",
@@ -376,7 +372,6 @@ class BaseJob(BaseModel):
             run_id=job_id,
             tag=tag,
             pipeline_file=front.pipeline_file if front else sys._getframe(1).f_code.co_filename,
-            callables=self._callables(),
             job=True,
         )
         if front is not None:
@@ -394,8 +389,10 @@ class PythonJob(BaseJob):
     def _command(self) -> str:
         return f"{self.function.__module__}.{getattr(self.function, '__qualname__', self.function.__name__)}"
 
-    def _callables(self) -> dict[str, Callable[..., Any]]:
-        return {JOB_NAME: self.function}
+    def get_task(self) -> g.TaskNode:
+        node = super().get_task()
+        node._function = self.function
+        return node
 
 
 class NotebookJob(BaseJob):

@@ -25,7 +25,10 @@ def load_pipeline_yaml(path: str | Path) -> g.Graph:
     return graph_from_dict(data["dag"], str(path))
 
 
-def graph_from_dict(dag: dict[str, Any], source: str) -> g.Graph:
+def graph_from_dict(dag: dict[str, Any], source: str, *, validate: bool = True) -> g.Graph:
+    """A (sub-)graph from its YAML mapping; only the top level validates, recursing into branches."""
+    if not isinstance(dag, dict):
+        raise PipelineDefinitionError(f"{source}: must be a mapping with start_at and steps")
     unknown = set(dag) - _DAG_KEYS
     if unknown:
         raise PipelineDefinitionError(
@@ -50,7 +53,7 @@ def graph_from_dict(dag: dict[str, Any], source: str) -> g.Graph:
         start_at=str(dag["start_at"]),
         nodes=nodes,  # type: ignore[arg-type]
     )
-    return graph.validate_structure(source)
+    return graph.validate_structure(source) if validate else graph
 
 
 def node_from_dict(name: str, body: Any, source: str) -> g.BaseNode:
@@ -70,6 +73,13 @@ def node_from_dict(name: str, body: Any, source: str) -> g.BaseNode:
     fields = dict(body)
     if "returns" in fields:
         fields["returns"] = [_return_spec(item, where) for item in fields["returns"] or []]
+    if kind in ("map", "loop") and "branch" in fields:
+        fields["branch"] = graph_from_dict(fields["branch"], f"{where}, branch", validate=False)
+    if kind in ("parallel", "conditional") and isinstance(fields.get("branches"), dict):
+        fields["branches"] = {
+            str(key): graph_from_dict(sub, f"{where}, branch {key!r}", validate=False)
+            for key, sub in fields["branches"].items()
+        }
     try:
         return g.NODE_TYPES[kind].model_validate({"name": name, **fields})
     except RunnableError as error:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -39,8 +38,6 @@ class RunContext:
     # The file the pipeline came from (YAML or .py); executors that run steps elsewhere rebuild the graph from it.
     pipeline_file: str = ""
     parameters_file: str = ""
-    # internal name -> python function, for SDK pipelines run in-process (no re-import needed).
-    callables: dict[str, Callable[..., Any]] = field(default_factory=dict)
     run_log: RunLog | None = None
     # True for a job: one task, recorded as ``run_log.job``.
     job: bool = False

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -48,7 +47,6 @@ def prepare(
     run_id: str = "",
     tag: str = "",
     pipeline_file: str = "",
-    callables: dict[str, Callable[..., Any]] | None = None,
     job: bool = False,
 ) -> RunContext:
     """Everything a run needs, validated before anything is written. ``job`` picks the job executor."""
@@ -75,7 +73,6 @@ def prepare(
         task_types=task_types,
         pipeline_file=pipeline_file,
         parameters_file=parameters_file,
-        callables=callables or {},
         job=job,
     )
     context.parameters = initial_parameters(parameters_file)

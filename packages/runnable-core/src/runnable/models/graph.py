@@ -2,17 +2,22 @@
 
 The SDK, the YAML loader and the executors all speak this model, so "the YAML and the Python form give the
 same graph" is a comparison of two instances of :class:`Graph`. Nodes are plain data: a task node names its
-command (``module.function``, a notebook path or a shell command) rather than holding a callable, which
-keeps the graph hashable and serialisable for executors that run steps in other processes.
+command (``module.function``, a notebook path or a shell command), which keeps the graph hashable and
+serialisable for executors that run steps in other processes. A task built by the SDK also carries its
+function privately (not dumped, not hashed), so functions defined in ``__main__`` run in-process.
+
+Composite nodes (parallel, map, conditional, loop) hold sub-graphs ("branches"). Steps inside them get
+dotted *internal names* at run time: ``parallel.branch.step``, ``map.<item>.step``, ``loop.<index>.step``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from runnable.errors import PipelineDefinitionError
 
@@ -82,6 +87,9 @@ class TaskNode(BaseNode):
     # Accepted so notebooks written for the original runnable (ploomber-engine) load; nbclient ignores it.
     optional_ploomber_args: dict[str, Any] = Field(default_factory=dict)
 
+    # The SDK's function object, when the graph was built in this process.
+    _function: Callable[..., Any] | None = PrivateAttr(default=None)
+
 
 class StubNode(BaseNode):
     """Does nothing and succeeds; accepts any extra keys so a step can be sketched before it is written."""
@@ -108,12 +116,74 @@ class FailNode(BaseNode):
         return True
 
 
-Node = Annotated[TaskNode | StubNode | SuccessNode | FailNode, Field(discriminator="type")]
+class CompositeNode(BaseNode):
+    """A step that runs sub-graphs; ``branches()`` lists them by key (the key is part of internal names)."""
+
+    def branch_graphs(self) -> dict[str, Graph]:
+        raise NotImplementedError
+
+
+class ParallelNode(CompositeNode):
+    """Every branch runs, each with its own copy of the parameters; their returns are merged back."""
+
+    type: Literal["parallel"] = "parallel"
+    branches: dict[str, Graph]
+
+    def branch_graphs(self) -> dict[str, Graph]:
+        return self.branches
+
+
+class MapNode(CompositeNode):
+    """The branch runs once per item of the list parameter ``iterate_on``, the item bound to ``iterate_as``."""
+
+    type: Literal["map"] = "map"
+    branch: Graph
+    iterate_on: str
+    iterate_as: str
+    # "lambda *x: ..." combining the iterations' values of each return; default: a list in iteration order.
+    reducer: str | None = None
+
+    def branch_graphs(self) -> dict[str, Graph]:
+        return {"map_variable_placeholder": self.branch}
+
+
+class ConditionalNode(CompositeNode):
+    """The branch whose key equals ``str(parameters[parameter])`` runs."""
+
+    type: Literal["conditional"] = "conditional"
+    branches: dict[str, Graph]
+    parameter: str
+
+    def branch_graphs(self) -> dict[str, Graph]:
+        return self.branches
+
+
+class LoopNode(CompositeNode):
+    """The branch runs again and again until the parameter ``break_on`` is true or ``max_iterations`` ran."""
+
+    type: Literal["loop"] = "loop"
+    branch: Graph
+    max_iterations: int = Field(ge=1)
+    break_on: str
+    index_as: str
+
+    def branch_graphs(self) -> dict[str, Graph]:
+        return {"loop_variable_placeholder": self.branch}
+
+
+Node = Annotated[
+    TaskNode | StubNode | SuccessNode | FailNode | ParallelNode | MapNode | ConditionalNode | LoopNode,
+    Field(discriminator="type"),
+]
 NODE_TYPES: dict[str, type[BaseNode]] = {
     "task": TaskNode,
     "stub": StubNode,
     "success": SuccessNode,
     "fail": FailNode,
+    "parallel": ParallelNode,
+    "map": MapNode,
+    "conditional": ConditionalNode,
+    "loop": LoopNode,
 }
 
 
@@ -164,6 +234,11 @@ class Graph(BaseModel):
                         hint=f"known steps: {', '.join(self.nodes)}",
                     )
         self._check_cycles_and_reach(where)
+        for node in self.nodes.values():
+            if isinstance(node, CompositeNode):
+                for key, branch in node.branch_graphs().items():
+                    label = "branch" if key.endswith("_placeholder") else f"branch {key!r}"
+                    branch.validate_structure(f"{where}step {node.name!r}, {label}".rstrip(": "))
         return self
 
     def _check_cycles_and_reach(self, where: str) -> None:
@@ -201,3 +276,8 @@ class Graph(BaseModel):
                 f"{where}step {unreachable[0]!r} cannot be reached from start_at {self.start_at!r}",
                 hint="link it with 'next' or 'on_failure' from another step, or remove it",
             )
+
+
+for _model in (ParallelNode, MapNode, ConditionalNode, LoopNode):
+    _model.model_rebuild()
+Graph.model_rebuild()

@@ -28,6 +28,27 @@ class BasePipelineExecutor(Service):
         """Run (or submit) the whole pipeline; return the run log as it stands when this returns."""
 
 
+class BaseRenderingExecutor(BasePipelineExecutor):
+    """An executor that translates the graph for an orchestrator (Argo, Step Functions) instead of running it.
+
+    ``render`` must work with no network access at all: it only writes text. Every task step becomes a unit
+    of the orchestrator (a container, a state) whose command is ``runnable execute-step <pipeline file>
+    <step internal name> --run-id <id> ...``, so the step runs through the same engine as locally.
+    Parameters stay in the run log store, never in the manifest, and secret values never appear in it.
+    """
+
+    runs_in_process: ClassVar[bool] = False
+
+    @abstractmethod
+    def render(self, context: RunContext) -> dict[str, str]:
+        """The files to write, relative name -> text; the first one is the main manifest."""
+
+    def execute_pipeline(self, context: RunContext) -> RunLog:
+        raise NotImplementedError(
+            f"the {self.service_name!r} executor renders pipelines for an orchestrator: use `runnable render`"
+        )
+
+
 class BaseJobExecutor(Service):
     service_kind: ClassVar[str] = "job-executor"
 

@@ -63,7 +63,7 @@ class PythonTaskType(BaseTaskType):
         env: dict[str, str],
         result: TaskResult,
     ) -> None:
-        function = context.callables.get(node.internal_name) or import_callable(node.command, step=node.name)
+        function = node._function or import_callable(node.command, step=node.name)
         kwargs = bind_arguments(function, values, step=node.name, qualname=node.command)
         # env (secrets) is already in os.environ: the engine set it for the task's duration.
         result.used = list(kwargs)
