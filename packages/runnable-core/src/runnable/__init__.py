@@ -12,10 +12,14 @@ __version__ = "0.1.0"
 
 _SDK_NAMES = (
     "Catalog",
+    "Conditional",
     "ExecutionFailedError",
     "Fail",
+    "Loop",
+    "Map",
     "NotebookJob",
     "NotebookTask",
+    "Parallel",
     "Pipeline",
     "PythonJob",
     "PythonTask",
@@ -33,10 +37,14 @@ __all__ = list(_SDK_NAMES)
 if TYPE_CHECKING:
     from runnable.sdk import (  # noqa: F401
         Catalog,
+        Conditional,
         ExecutionFailedError,
         Fail,
+        Loop,
+        Map,
         NotebookJob,
         NotebookTask,
+        Parallel,
         Pipeline,
         PythonJob,
         PythonTask,

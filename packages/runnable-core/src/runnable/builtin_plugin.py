@@ -28,9 +28,10 @@ def register_catalogs() -> list[type]:
 
 @hookimpl
 def register_run_log_stores() -> list[type]:
+    from runnable.defaults.chunked_run_log import ChunkedFileSystemRunLogStore
     from runnable.defaults.file_system_run_log import FileSystemRunLogStore
 
-    return [FileSystemRunLogStore]
+    return [FileSystemRunLogStore, ChunkedFileSystemRunLogStore]
 
 
 @hookimpl

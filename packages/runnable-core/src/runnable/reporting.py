@@ -44,6 +44,15 @@ class ConsoleReporter:
         self.status: Any = None
         self.finished = 0
 
+    def pause(self) -> None:
+        """Stop the spinner (before forking worker processes, which must not inherit its thread's lock)."""
+        if self.status is not None:
+            self.status.stop()
+
+    def resume(self) -> None:
+        if self.status is not None:
+            self.status.start()
+
     @hookimpl
     def run_started(self, run_log: RunLog) -> None:
         name = f" {run_log.pipeline_name}" if run_log.pipeline_name else ""

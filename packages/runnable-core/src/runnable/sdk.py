@@ -188,6 +188,77 @@ class Stub(BaseTraversal):
         return g.StubNode(name=self.name, next=next_node, **extra)
 
 
+def _branch_keys(owner: str, keys: list[str]) -> None:
+    for key in keys:
+        if not key or "." in key or "%" in key:
+            raise PipelineDefinitionError(f"step {owner!r}: branch name {key!r} cannot be empty or contain '.' or '%'")
+
+
+class Parallel(BaseTraversal):
+    """Run every branch (a ``Pipeline`` each); what they return is merged back when all are done."""
+
+    branches: dict[str, Pipeline]
+
+    def create_node(self, next_node: str) -> g.BaseNode:
+        _branch_keys(self.name, list(self.branches))
+        branches = {key: pipeline._graph for key, pipeline in self.branches.items()}
+        return g.ParallelNode(name=self.name, next=next_node, branches=branches)
+
+
+class Map(BaseTraversal):
+    """Run ``branch`` once per item of the list parameter ``iterate_on``, the item bound to ``iterate_as``.
+
+    Each return of the branch is reduced over the iterations: by default into a list in iteration order,
+    or by ``reducer``, a lambda written as a string (``"lambda *x: max(x)"``).
+    """
+
+    branch: Pipeline
+    iterate_on: str
+    iterate_as: str
+    reducer: str | None = None
+
+    def create_node(self, next_node: str) -> g.BaseNode:
+        return g.MapNode(
+            name=self.name,
+            next=next_node,
+            branch=self.branch._graph,
+            iterate_on=self.iterate_on,
+            iterate_as=self.iterate_as,
+            reducer=self.reducer,
+        )
+
+
+class Conditional(BaseTraversal):
+    """Run the one branch whose key equals the value of ``parameter`` (compared as strings)."""
+
+    branches: dict[str, Pipeline]
+    parameter: str
+
+    def create_node(self, next_node: str) -> g.BaseNode:
+        _branch_keys(self.name, list(self.branches))
+        branches = {key: pipeline._graph for key, pipeline in self.branches.items()}
+        return g.ConditionalNode(name=self.name, next=next_node, branches=branches, parameter=self.parameter)
+
+
+class Loop(BaseTraversal):
+    """Run ``branch`` repeatedly, ``index_as`` = 0, 1, ..., until ``break_on`` is true or ``max_iterations``."""
+
+    branch: Pipeline
+    max_iterations: int
+    break_on: str
+    index_as: str
+
+    def create_node(self, next_node: str) -> g.BaseNode:
+        return g.LoopNode(
+            name=self.name,
+            next=next_node,
+            branch=self.branch._graph,
+            max_iterations=self.max_iterations,
+            break_on=self.break_on,
+            index_as=self.index_as,
+        )
+
+
 class Success(BaseModel):
     """The end of a pipeline that succeeded. Added automatically; list it only to be explicit."""
 
@@ -416,5 +487,5 @@ class ShellJob(BaseJob):
 
 
 BaseTraversal.model_rebuild()
-for _cls in (BaseTask, PythonTask, NotebookTask, ShellTask, Stub):
+for _cls in (BaseTask, PythonTask, NotebookTask, ShellTask, Stub, Parallel, Map, Conditional, Loop):
     _cls.model_rebuild()

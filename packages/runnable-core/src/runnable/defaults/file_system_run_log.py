@@ -26,14 +26,18 @@ from runnable.models.run_log import RunLog, StepLog
 from runnable.services.run_log_store import BaseRunLogStore
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old content or the new, never a mix."""
+def write_atomically(path: Path, text: str, *, durable: bool = True) -> None:
+    """Write ``text`` to ``path`` so that readers see the old content or the new, never a mix.
+
+    ``durable`` also survives a power cut (fsync); records the engine rewrites soon after skip it.
+    """
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w") as out:
             out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

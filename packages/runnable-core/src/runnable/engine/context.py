@@ -23,6 +23,31 @@ if TYPE_CHECKING:
 
 
 @dataclass
+class Scope:
+    """Where in the graph a step runs: the parameters it sees, the prefix of its internal name, the
+    iteration values of the maps and loops around it, and the names returned within this scope.
+
+    The top-level scope's parameters are the run's; each branch of a composite step gets its own copy,
+    merged back when the composite ends (SPEC §6).
+    """
+
+    parameters: dict[str, Parameter]
+    prefix: str = ""
+    iteration: dict[str, Any] = field(default_factory=dict)
+    returned: set[str] = field(default_factory=set)
+
+    def internal_name(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def branch(self, prefix: str, iteration: dict[str, Any] | None = None) -> Scope:
+        return Scope(dict(self.parameters), prefix, {**self.iteration, **(iteration or {})})
+
+    @property
+    def is_top(self) -> bool:
+        return not self.prefix
+
+
+@dataclass
 class RunContext:
     run_id: str
     tag: str

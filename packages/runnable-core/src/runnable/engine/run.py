@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from runnable.config import load_config
-from runnable.engine.context import RunContext
+from runnable.engine.context import RunContext, Scope
 from runnable.engine.parameters import initial_parameters
 from runnable.models.graph import Graph
 from runnable.models.run_log import FAIL, PROCESSING, RunLog, Status
@@ -136,7 +136,7 @@ def execute_in_process(context: RunContext) -> RunLog:
     start_run(context)
     status: Status = FAIL
     try:
-        status = traverse(context.graph, context)
+        status = traverse(context.graph, context, Scope(context.parameters))
     finally:
         finish_run(context, status)
     assert context.run_log is not None

@@ -13,93 +13,99 @@ from pathlib import Path
 from typing import Any
 
 from runnable.engine.capture import Redactor, capture_output, environment
-from runnable.engine.context import RunContext
+from runnable.engine.context import RunContext, Scope
 from runnable.engine.objects import ParameterValues, store_object
 from runnable.engine.parameters import json_parameter, metric_parameter
 from runnable.engine.tasks import TaskResult
 from runnable.errors import RunnableError
-from runnable.models.graph import BaseNode, StubNode, TaskNode
-from runnable.models.parameters import Parameter
+from runnable.models.graph import BaseNode, CompositeNode, StubNode, TaskNode
+from runnable.models.parameters import JsonParameter, Parameter
 from runnable.models.run_log import FAIL, PROCESSING, SUCCESS, StepAttempt, StepLog
 
 now = datetime.now
 
 
-def execution_log_name(node: BaseNode, attempt: int = 1) -> str:
+def execution_log_name(internal_name: str, attempt: int = 1) -> str:
     """What the task printed (and its traceback) in the catalog; later attempts get their own file."""
     suffix = f".attempt-{attempt}" if attempt > 1 else ""
-    return f"{node.internal_name}{suffix}.execution.log"
+    return f"{internal_name}{suffix}.execution.log"
 
 
-def _begin(node: BaseNode, context: RunContext, step_type: str) -> StepLog:
+def begin(node: BaseNode, context: RunContext, scope: Scope, step_type: str) -> StepLog:
+    """Record that a step started (in memory and in the store) and tell the observers."""
     step_log = StepLog(
         name=node.name,
-        internal_name=node.internal_name,
+        internal_name=scope.internal_name(node.name),
         status=PROCESSING,
         step_type=step_type,
         code_identities=[context.code_identity],
     )
     if not context.job:  # a job's single record is written when the run finishes
+        assert context.run_log is not None
+        context.run_log.put_step(step_log)
         context.run_log_store.put_step_log(context.run_id, step_log)
     context.pm.hook.step_started(run_id=context.run_id, step_log=step_log)
     return step_log
 
 
-def _end(context: RunContext, step_log: StepLog, parameters: dict[str, Any], metrics: dict[str, Any]) -> StepLog:
+def end(
+    context: RunContext, scope: Scope, step_log: StepLog, new_parameters: dict[str, Parameter], metrics: dict[str, Any]
+) -> StepLog:
+    """Record how a step ended, make its returns visible to the steps after it, tell the observers."""
     assert context.run_log is not None
+    if new_parameters:
+        scope.parameters.update(new_parameters)
+        scope.returned.update(new_parameters)
+        if scope.is_top:  # branch parameters reach the run when their composite step merges them
+            context.run_log_store.put_parameters(context.run_id, new_parameters)
     if context.job:
         context.run_log.job = step_log
     else:
         context.run_log.put_step(step_log)
         context.run_log_store.put_step_log(context.run_id, step_log)
-    context.pm.hook.step_finished(run_id=context.run_id, step_log=step_log, parameters=parameters, metrics=metrics)
+    json_values = {n: p.value for n, p in new_parameters.items() if p.kind == "json"}
+    context.pm.hook.step_finished(run_id=context.run_id, step_log=step_log, parameters=json_values, metrics=metrics)
     return step_log
 
 
-def run_terminal_or_stub(node: BaseNode, context: RunContext) -> StepLog:
-    step_log = _begin(node, context, node.type)  # type: ignore[attr-defined]
+def run_terminal_or_stub(node: BaseNode, context: RunContext, scope: Scope) -> StepLog:
+    step_log = begin(node, context, scope, node.type)  # type: ignore[attr-defined]
     start = now()
     step_log.attempts.append(StepAttempt(start_time=start, end_time=start, status=SUCCESS))
     step_log.status = SUCCESS
-    return _end(context, step_log, {}, {})
+    return end(context, scope, step_log, {}, {})
 
 
 def run_job_task(context: RunContext) -> StepLog:
     """A job is one task node; its record lives in ``run_log.job`` rather than among steps."""
     node = context.graph.nodes[context.graph.start_at]
     assert isinstance(node, TaskNode) and context.job
-    return run_task(node, context, step_type="job")
+    return run_task(node, context, Scope(context.parameters), step_type="job")
 
 
-def run_task(
-    node: TaskNode, context: RunContext, iteration: dict[str, Any] | None = None, step_type: str = "task"
-) -> StepLog:
+def run_task(node: TaskNode, context: RunContext, scope: Scope, step_type: str = "task") -> StepLog:
     """Run a task node, up to ``max_attempts`` times until an attempt succeeds."""
-    step_log = _begin(node, context, step_type)
+    step_log = begin(node, context, scope, step_type)
     new_parameters: dict[str, Parameter] = {}
     metrics: dict[str, Any] = {}
     for number in range(1, node.max_attempts + 1):
-        attempt, new_parameters, metrics = _attempt(node, context, step_log, number, iteration)
+        attempt, new_parameters, metrics = _attempt(node, context, scope, step_log, number)
         if attempt.status == SUCCESS:
             break
     step_log.status = attempt.status
     step_log.message = attempt.message
-    if new_parameters:
-        context.parameters.update(new_parameters)
-        context.run_log_store.put_parameters(context.run_id, new_parameters)
-    json_values = {n: p.value for n, p in new_parameters.items() if p.kind == "json"}
-    return _end(context, step_log, json_values, metrics)
+    return end(context, scope, step_log, new_parameters, metrics)
 
 
 def _attempt(
-    node: TaskNode, context: RunContext, step_log: StepLog, number: int, iteration: dict[str, Any] | None
+    node: TaskNode, context: RunContext, scope: Scope, step_log: StepLog, number: int
 ) -> tuple[StepAttempt, dict[str, Parameter], dict[str, Any]]:
     """One attempt: catalog get, the command with its secrets set, returns kept, catalog put."""
     attempt = StepAttempt(attempt_number=number, start_time=now(), status=PROCESSING)
     step_log.attempts.append(attempt)
     catalog = context.catalog
     folder = Path((node.catalog and node.catalog.compute_data_folder) or catalog.compute_data_folder)
-    values = ParameterValues(context.parameters, catalog, context.run_id, iteration)
+    values = ParameterValues(scope.parameters, catalog, context.run_id, scope.iteration)
     result = TaskResult()
     new_parameters: dict[str, Parameter] = {}
     metrics: dict[str, Any] = {}
@@ -123,7 +129,7 @@ def _attempt(
                 raise
             finally:
                 output = buffer.getvalue()
-        new_parameters, metrics = _keep_returns(node, context, result)
+        new_parameters, metrics = _keep_returns(node, context, scope, result)
         if node.catalog:
             for pattern in node.catalog.put:
                 step_log.data_catalog.extend(
@@ -132,23 +138,33 @@ def _attempt(
         attempt.status = SUCCESS
     except Exception as error:
         attempt.status = FAIL
-        attempt.message = redact(_one_line_message(node, error))
+        attempt.message = redact(one_line_message(node, error))
     finally:
         for name, path in result.files:
             step_log.data_catalog.append(catalog.put_file(context.run_id, name, path))
         if output or attempt.status == FAIL:
             if attempt.status == FAIL and attempt.message not in output:
                 output += f"\n{attempt.message}\n"
-            name = execution_log_name(node, number)
+            name = execution_log_name(step_log.internal_name, number)
             step_log.data_catalog.append(catalog.put_bytes(context.run_id, name, output.encode()))
     attempt.end_time = now()
-    attempt.input_parameters = {name: context.parameters[name] for name in result.used if name in context.parameters}
+    attempt.input_parameters = _inputs(result.used, scope)
     attempt.output_parameters = new_parameters
     attempt.user_defined_metrics = metrics
     return attempt, new_parameters, metrics
 
 
-def _one_line_message(node: BaseNode, error: Exception) -> str:
+def _inputs(used: list[str], scope: Scope) -> dict[str, Parameter]:
+    inputs: dict[str, Parameter] = {}
+    for name in used:
+        if name in scope.iteration:
+            inputs[name] = JsonParameter(value=scope.iteration[name])
+        elif name in scope.parameters:
+            inputs[name] = scope.parameters[name]
+    return inputs
+
+
+def one_line_message(node: BaseNode, error: Exception) -> str:
     """The step's ``message``: one line naming the step; the whole story is in the execution log."""
     if isinstance(error, RunnableError):
         text = str(error)
@@ -162,14 +178,16 @@ def _one_line_message(node: BaseNode, error: Exception) -> str:
 
 
 def _keep_returns(
-    node: TaskNode, context: RunContext, result: TaskResult
+    node: TaskNode, context: RunContext, scope: Scope, result: TaskResult
 ) -> tuple[dict[str, Parameter], dict[str, Any]]:
     parameters: dict[str, Parameter] = {}
     metrics: dict[str, Any] = {}
     for spec in node.returns:
         value = result.returned[spec.name]
         if spec.kind == "object":
-            parameters[spec.name] = store_object(context.catalog, context.run_id, spec.name, value, step=node.name)
+            # Objects returned inside branches are stored under the branch's prefix so iterations don't collide.
+            stored_as = scope.internal_name(spec.name)
+            parameters[spec.name] = store_object(context.catalog, context.run_id, stored_as, value, step=node.name)
         elif spec.kind == "metric":
             parameters[spec.name] = metric_parameter(spec.name, value, node.name)
             metrics[spec.name] = parameters[spec.name].value
@@ -178,9 +196,13 @@ def _keep_returns(
     return parameters, metrics
 
 
-def run_node(node: BaseNode, context: RunContext, iteration: dict[str, Any] | None = None) -> StepLog:
+def run_node(node: BaseNode, context: RunContext, scope: Scope) -> StepLog:
     if isinstance(node, TaskNode):
-        return run_task(node, context, iteration)
+        return run_task(node, context, scope)
+    if isinstance(node, CompositeNode):
+        from runnable.engine.composites import run_composite
+
+        return run_composite(node, context, scope)
     if isinstance(node, StubNode) or node.is_terminal:
-        return run_terminal_or_stub(node, context)
+        return run_terminal_or_stub(node, context, scope)
     raise NotImplementedError(f"step {node.name!r}: {type(node).__name__} is not supported by this engine")

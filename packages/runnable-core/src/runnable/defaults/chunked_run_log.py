@@ -1,0 +1,117 @@
+"""The ``chunked-fs`` run log store: safe for many writers at once (parallel branches in processes).
+
+Each run is a folder. ``RunLog.json`` holds the run's record as of its creation and, once the run ends, its
+complete final record. Every step record and parameter update in between is its own small file, written
+under a temporary name and renamed, named so that sorting by name replays them in the order they were
+written::
+
+    .run_log_store/<run_id>/RunLog.json
+    .run_log_store/<run_id>/StepLog-<time_ns>-<pid>-<internal name>.json
+    .run_log_store/<run_id>/Parameters-<time_ns>-<pid>.json
+
+Writers never touch the same file, so no locking is needed. A reader takes the final ``RunLog.json`` as it
+is, or replays the chunks over the initial one while the run is going.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import TypeAdapter
+
+from runnable.defaults.file_system_run_log import write_atomically
+from runnable.errors import RunLogNotFoundError, RunnableError
+from runnable.models.parameters import Parameter
+from runnable.models.run_log import FAIL, SUCCESS, RunLog, StepLog
+from runnable.services.run_log_store import BaseRunLogStore
+
+HEADER = "RunLog.json"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+class ChunkedFileSystemRunLogStore(BaseRunLogStore):
+    service_name: ClassVar[str] = "chunked-fs"
+    supports_concurrent_writers: ClassVar[bool] = True
+
+    log_folder: str = ".run_log_store"
+
+    def _folder(self, run_id: str) -> Path:
+        return Path(self.log_folder) / run_id
+
+    def _chunk(self, run_id: str, kind: str, label: str, body: str) -> None:
+        stamp = f"{time.time_ns():020d}-{os.getpid():07d}"
+        name = f"{kind}-{stamp}{'-' + _UNSAFE.sub('_', label)[:120] if label else ''}.json"
+        write_atomically(self._folder(run_id) / name, body, durable=False)
+
+    def create_run_log(self, run_log: RunLog) -> None:
+        folder = self._folder(run_log.run_id)
+        if (folder / HEADER).exists():
+            raise RunnableError(
+                f"run log store: a run with id {run_log.run_id!r} already exists in {self.log_folder}",
+                hint="pick another --run-id, or leave it out to get a fresh one",
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(folder / HEADER, run_log.model_dump_json(indent=2))
+
+    def put_step_log(self, run_id: str, step_log: StepLog) -> None:
+        self._chunk(run_id, "StepLog", step_log.internal_name, step_log.model_dump_json())
+
+    def put_parameters(self, run_id: str, parameters: dict[str, Parameter]) -> None:
+        if parameters:
+            body = "{" + ",".join(f"{json.dumps(k)}:{p.model_dump_json()}" for k, p in parameters.items()) + "}"
+            self._chunk(run_id, "Parameters", "", body)
+
+    def finish_run_log(self, run_log: RunLog) -> None:
+        folder = self._folder(run_log.run_id)
+        write_atomically(folder / HEADER, run_log.model_dump_json(indent=2))
+        for chunk in folder.iterdir():  # the final record holds everything the chunks said
+            if chunk.name != HEADER and not chunk.name.startswith("."):
+                chunk.unlink(missing_ok=True)
+
+    def get_run_log(self, run_id: str) -> RunLog:
+        folder = self._folder(run_id)
+        for _ in range(3):  # a run that finishes while we read is read again, from its final record
+            try:
+                run_log = RunLog.model_validate_json((folder / HEADER).read_bytes())
+            except FileNotFoundError:
+                raise RunLogNotFoundError(
+                    f"no run log for run id {run_id!r} in {self.log_folder}",
+                    hint="`runnable runs list` shows the runs this store holds",
+                ) from None
+            if run_log.status in (SUCCESS, FAIL):
+                return run_log
+            try:
+                _replay(run_log, folder)
+                return run_log
+            except FileNotFoundError:
+                continue
+        return RunLog.model_validate_json((folder / HEADER).read_bytes())
+
+    def list_run_ids(self) -> list[str]:
+        folder = Path(self.log_folder)
+        if not folder.is_dir():
+            return []
+        runs = [p for p in folder.iterdir() if (p / HEADER).is_file()]
+        runs.sort(key=lambda p: (p / HEADER).stat().st_mtime, reverse=True)
+        return [p.name for p in runs]
+
+
+_PARAMETER = TypeAdapter(Parameter)
+
+
+def _replay(run_log: RunLog, folder: Path) -> None:
+    chunks = sorted(p.name for p in folder.iterdir() if p.name.endswith(".json") and p.name != HEADER)
+    for name in chunks:
+        if name.startswith("."):
+            continue
+        text = (folder / name).read_bytes()
+        if name.startswith("StepLog-"):
+            run_log.put_step(StepLog.model_validate_json(text))
+        elif name.startswith("Parameters-"):
+            for key, value in json.loads(text).items():
+                run_log.parameters[key] = _PARAMETER.validate_python(value)

@@ -1,0 +1,96 @@
+"""Branches in separate processes (enable_parallel) with the chunked run log store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from multiprocessing import get_context
+
+from core_helpers import write
+from runnable.defaults.chunked_run_log import ChunkedFileSystemRunLogStore
+from runnable.models.run_log import RunLog, StepLog
+
+PIPELINE = """
+import os
+from runnable import Map, Pipeline, PythonTask
+
+
+def items(n: int) -> list:
+    return list(range(n))
+
+
+def work(item: int) -> tuple:
+    return item * item, os.getpid()
+
+
+def main():
+    pipeline = Pipeline(steps=[
+        PythonTask(name="items", function=items, returns=["xs"]),
+        Map(name="fan", iterate_on="xs", iterate_as="item",
+            branch=Pipeline(steps=[PythonTask(name="work", function=work, returns=["squares", "pids"])])),
+    ])
+    pipeline.execute()
+    return pipeline
+"""
+
+CONFIG = """
+pipeline-executor: {type: local, config: {enable_parallel: true}}
+run-log-store: {type: chunked-fs}
+"""
+
+
+def test_a_parallel_map_of_50_items_gives_a_complete_run_log_every_time(scratch):
+    write(scratch / "fan.py", PIPELINE)
+    write(scratch / "parallel.yaml", CONFIG)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}
+    env["RUNNABLE_PRM_n"] = "50"
+    pids: set[int] = set()
+    for attempt in range(5):
+        run_id = f"par-{attempt}"
+        done = subprocess.run(
+            [sys.executable, "-m", "runnable", "execute", "fan.py", "-c", "parallel.yaml", "--run-id", run_id],
+            cwd=scratch,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        folder = scratch / ".run_log_store" / run_id
+        assert [p.name for p in folder.iterdir()] == ["RunLog.json"]  # chunks folded into the final record
+        log = RunLog.model_validate(json.loads((folder / "RunLog.json").read_text()))
+        assert log.status == "SUCCESS"
+        fan = log.steps["fan"]
+        assert len(fan.branches) == 50
+        for item in range(50):
+            branch = fan.branches[f"fan.{item}"]
+            assert branch.status == "SUCCESS"
+            assert branch.steps[f"fan.{item}.work"].status == "SUCCESS"
+        assert log.parameters["squares"].value == [i * i for i in range(50)]
+        pids.update(log.parameters["pids"].value)
+    assert os.getpid() not in pids and len(pids) >= 2  # the iterations really ran in worker processes
+
+
+def _write_steps(folder: str, run_id: str, worker: int, count: int) -> None:
+    store = ChunkedFileSystemRunLogStore(log_folder=folder)
+    for index in range(count):
+        name = f"w{worker}-s{index}"
+        store.put_step_log(run_id, StepLog(name=name, internal_name=name, status="SUCCESS"))
+
+
+def test_chunked_store_loses_nothing_under_concurrent_writers(tmp_path):
+    store = ChunkedFileSystemRunLogStore(log_folder=str(tmp_path))
+    store.create_run_log(RunLog(run_id="c", status="PROCESSING"))
+    context = get_context("fork")
+    workers = [context.Process(target=_write_steps, args=(str(tmp_path), "c", w, 40)) for w in range(4)]
+    for worker in workers:
+        worker.start()
+    seen = 0
+    while any(w.is_alive() for w in workers):
+        seen = max(seen, len(store.get_run_log("c").steps))  # every read while writing is a valid record
+    for worker in workers:
+        worker.join()
+        assert worker.exitcode == 0
+    assert len(store.get_run_log("c").steps) == 160 >= seen
