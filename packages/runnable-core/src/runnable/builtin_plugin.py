@@ -8,8 +8,9 @@ from runnable.hookspecs import hookimpl
 @hookimpl
 def register_pipeline_executors() -> list[type]:
     from runnable.executors.local import LocalExecutor
+    from runnable.executors.mocked import MockedExecutor
 
-    return [LocalExecutor]
+    return [LocalExecutor, MockedExecutor]
 
 
 @hookimpl

@@ -82,6 +82,57 @@ def run_graph(
     return context.executor.execute_pipeline(context)  # type: ignore[union-attr]
 
 
+def retry_run(original_run_id: str, *, configuration_file: str = "", run_id: str = "", tag: str = "") -> RunLog:
+    """Run a failed run again: same pipeline, same initial parameters, reusing the steps that succeeded.
+
+    The pipeline file is read again (so a fixed bug is picked up) but its graph must be the one that ran:
+    reusing outputs is only sound when the steps around them are the same. The original run's catalog is
+    copied into the new run first, so reused steps' files and objects are where later steps expect them.
+    """
+    from runnable.config import load_config
+    from runnable.engine.run import prepare
+    from runnable.errors import RunnableError
+    from runnable.models.run_log import SUCCESS
+    from runnable.plugins import get_registry
+
+    config = load_config(configuration_file)
+    section = config.sections["run-log-store"]
+    store = get_registry().create("run-log-store", section.type, section.config, source=config.source)
+    original = store.get_run_log(original_run_id)
+    if original.status == SUCCESS:
+        raise RunnableError(f"run {original_run_id!r} succeeded: there is nothing to retry")
+    if original.job is not None:
+        raise RunnableError(f"run {original_run_id!r} is a job: run the job again with `runnable execute-job`")
+    pipeline_file = original.run_config.get("pipeline_file", "")
+    if not pipeline_file or not Path(pipeline_file).is_file():
+        raise RunnableError(
+            f"run {original_run_id!r}: its pipeline file {pipeline_file!r} is not here",
+            hint="run `runnable retry` from the folder the original run started in",
+        )
+    graph = load_graph(pipeline_file)
+    if graph.dag_hash() != original.dag_hash:
+        raise RunnableError(
+            f"{pipeline_file}: the pipeline's steps changed since run {original_run_id!r}; retry needs the same graph",
+            hint="fix task code, not the pipeline's structure, between a failure and its retry",
+        )
+    context = prepare(
+        graph,
+        configuration_file=configuration_file or original.run_config.get("configuration_file", ""),
+        run_id=run_id,
+        tag=tag or original.tag,
+        pipeline_file=pipeline_file,
+    )
+    context.parameters = dict(original.initial_parameters)
+    context.retry_of = original.run_id
+    context.reuse = {
+        step.internal_name: step
+        for step in original.iter_steps()
+        if step.status == SUCCESS and step.step_type == "task" and step.attempts
+    }
+    context.catalog.copy_run(original.run_id, context.run_id)
+    return context.executor.execute_pipeline(context)  # type: ignore[union-attr]
+
+
 def import_pipeline_module(path: Path) -> Any:
     """Import a pipeline file as a module, with its folder and the working directory importable."""
     if not path.is_file():

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from runnable.models.config import RunnableConfig
 from runnable.models.graph import Graph
 from runnable.models.parameters import Parameter
-from runnable.models.run_log import CodeIdentity, RunLog
+from runnable.models.run_log import CodeIdentity, RunLog, StepLog
 
 if TYPE_CHECKING:
     import pluggy
@@ -66,6 +66,11 @@ class RunContext:
     run_log: RunLog | None = None
     # True for a job: one task, recorded as ``run_log.job``.
     job: bool = False
+    # Mocked runs: step name -> replacement task fields; tasks not named here are skipped (``mocked`` executor).
+    patches: dict[str, dict[str, Any]] | None = None
+    # Retries: internal name -> the step of the original run whose outputs are reused when it succeeded.
+    reuse: dict[str, StepLog] = field(default_factory=dict)
+    retry_of: str = ""
     # Current parameters of the run, as the run log keeps them.
     parameters: dict[str, Parameter] = field(default_factory=dict)
     # Observers registered with the plugin manager for this run only (tracker, console reporter).

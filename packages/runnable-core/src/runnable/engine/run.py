@@ -104,6 +104,7 @@ def start_run(context: RunContext) -> RunLog:
         initial_parameters=dict(context.parameters),
         parameters=dict(context.parameters),
         run_config=effective_configuration(context),
+        original_run_id=context.retry_of,
     )
     context.run_log_store.create_run_log(run_log)
     context.run_log = run_log

@@ -85,6 +85,14 @@ def run_job_task(context: RunContext) -> StepLog:
 
 def run_task(node: TaskNode, context: RunContext, scope: Scope, step_type: str = "task") -> StepLog:
     """Run a task node, up to ``max_attempts`` times until an attempt succeeds."""
+    if context.reuse:
+        previous = context.reuse.get(scope.internal_name(node.name))
+        if previous is not None:
+            return _reuse(node, context, scope, previous)
+    if context.patches is not None:
+        if node.name not in context.patches:
+            return _mock(node, context, scope)
+        node = _patched(node, context.patches[node.name])
     step_log = begin(node, context, scope, step_type)
     new_parameters: dict[str, Parameter] = {}
     metrics: dict[str, Any] = {}
@@ -95,6 +103,33 @@ def run_task(node: TaskNode, context: RunContext, scope: Scope, step_type: str =
     step_log.status = attempt.status
     step_log.message = attempt.message
     return end(context, scope, step_log, new_parameters, metrics)
+
+
+def _reuse(node: TaskNode, context: RunContext, scope: Scope, previous: StepLog) -> StepLog:
+    """A retry keeps what a step that succeeded in the original run returned, without running it again."""
+    step_log = begin(node, context, scope, "task")
+    attempt = previous.attempts[-1].model_copy()
+    step_log.attempts.append(attempt)
+    step_log.data_catalog = list(previous.data_catalog)
+    step_log.status = SUCCESS
+    step_log.message = f"reused from run {context.retry_of!r}"
+    return end(context, scope, step_log, dict(attempt.output_parameters), dict(attempt.user_defined_metrics))
+
+
+def _mock(node: TaskNode, context: RunContext, scope: Scope) -> StepLog:
+    """The mocked executor walks past tasks it has no patch for: recorded as successful, nothing run."""
+    step_log = begin(node, context, scope, "task")
+    step_log.mock = True
+    start = now()
+    step_log.attempts.append(StepAttempt(start_time=start, end_time=start, status=SUCCESS, message="mocked"))
+    step_log.status = SUCCESS
+    return end(context, scope, step_log, {}, {})
+
+
+def _patched(node: TaskNode, patch: dict[str, Any]) -> TaskNode:
+    fields = node.model_dump(by_alias=True)
+    fields.update(patch)
+    return TaskNode.model_validate(fields)  # no SDK function: the patched command is what runs
 
 
 def _attempt(
@@ -124,8 +159,8 @@ def _attempt(
                     task_type.run(node, context, values, secrets, result)
             except RunnableError:
                 raise
-            except BaseException:
-                traceback.print_exc()  # into the captured output: the execution log keeps it
+            except BaseException as error:
+                _print_user_traceback(error)  # into the captured output: the execution log keeps it
                 raise
             finally:
                 output = buffer.getvalue()
@@ -152,6 +187,17 @@ def _attempt(
     attempt.output_parameters = new_parameters
     attempt.user_defined_metrics = metrics
     return attempt, new_parameters, metrics
+
+
+_ENGINE = str(Path(__file__).resolve().parents[1])
+
+
+def _print_user_traceback(error: BaseException) -> None:
+    """The traceback from the user's code down, without runnable's own frames on top of it."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_ENGINE):
+        tb = tb.tb_next
+    traceback.print_exception(type(error), error, tb or error.__traceback__)
 
 
 def _inputs(used: list[str], scope: Scope) -> dict[str, Parameter]:

@@ -94,6 +94,8 @@ class RunLog(BaseModel):
     run_id: str
     dag_hash: str = ""
     tag: str = ""
+    # For a retry: the failed run whose successful steps this run reused.
+    original_run_id: str = ""
     status: Status = CREATED
     pipeline_name: str = ""
     start_time: datetime | None = None

@@ -118,6 +118,14 @@ class BaseCatalog(Service):
             digest = copy_hashing(source, target)
         return self._entry(run_id, name, digest, "put", True)
 
+    def copy_run(self, source_run_id: str, target_run_id: str) -> int:
+        """Copy every item of one run into another (a retry starts from the original run's files)."""
+        names = self.list_files(source_run_id, "**")
+        for name in names:
+            with self.open_read(source_run_id, name) as source, self.open_write(target_run_id, name) as target:
+                copy_hashing(source, target)
+        return len(names)
+
     def put_bytes(self, run_id: str, name: str, data: bytes) -> DataCatalog:
         """Store ``data`` under an exact name (a step's execution log)."""
         with self.open_write(run_id, name) as target:
