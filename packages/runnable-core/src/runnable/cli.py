@@ -58,10 +58,11 @@ def _run_failed(file: Path, run_log) -> RunnableError:  # type: ignore[no-untype
     prefix = f"step {step.name!r}: "
     if message.startswith(prefix):
         message = message[len(prefix) :]
+    kept = any(entry.name.endswith(".execution.log") for entry in step.data_catalog)
+    output = f"its output is kept in the catalog as {step.internal_name}.execution.log; " if kept else ""
     return TaskFailedError(
         f"{file}: step {step.internal_name!r}: {message}",
-        hint=f"its output is kept in the catalog as {step.internal_name}.execution.log; "
-        f"see `runnable runs show {run_log.run_id}`",
+        hint=f"{output}see `runnable runs show {run_log.run_id}`",
     )
 
 

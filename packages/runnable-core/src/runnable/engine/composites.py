@@ -170,7 +170,10 @@ def _reduce(
     if "object" in kinds:
         return store_object(context.catalog, context.run_id, scope.internal_name(name), reduced, step=node.name)
     if kinds == {"metric"}:
-        return metric_parameter(name, reduced, node.name)
+        try:
+            return metric_parameter(name, reduced, node.name)
+        except ParameterError:
+            pass  # e.g. a grid of metrics from nested maps: still worth keeping, as json
     return json_parameter(name, reduced, node.name)
 
 
