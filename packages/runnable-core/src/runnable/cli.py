@@ -191,6 +191,45 @@ def execute_job(
     )
 
 
+@app.command("execute-step", hidden=True)
+def execute_step(
+    file: Annotated[Path, typer.Argument(help="The pipeline file (YAML or .py), as given to execute/render.")],
+    step: Annotated[str, typer.Argument(help="The step's dotted internal name, e.g. train or fan.3.train.")],
+    run_id: Annotated[str, typer.Option("--run-id", help="The run this step belongs to.", envvar="RUNNABLE_RUN_ID")],
+    config: ConfigOption = None,
+    parameters: ParametersOption = None,
+    tag: TagOption = None,
+    iter_variable: Annotated[
+        str | None, typer.Option("--iter-variable", help='Values of the enclosing maps/loops, JSON: {"x": 3}.')
+    ] = None,
+) -> None:
+    """Run one step of a run (used inside containers by orchestrator executors such as Argo)."""
+    import json
+
+    from runnable import entrypoints
+    from runnable.models.run_log import SUCCESS
+
+    try:
+        try:
+            iteration = json.loads(iter_variable) if iter_variable else {}
+        except ValueError:
+            raise RunnableError(f"--iter-variable: not JSON: {iter_variable!r}") from None
+        step_log = entrypoints.execute_step(
+            str(file),
+            step.replace("%", " "),
+            run_id=run_id,
+            configuration_file=config or "",
+            parameters_file=parameters or "",
+            tag=tag or "",
+            iteration=iteration,
+        )
+    except RunnableError as error:
+        raise _fail(error) from None
+    if step_log.status != SUCCESS:
+        raise _fail(RunnableError(f"{file}: step {step_log.internal_name!r}: {step_log.message}"))
+    raise typer.Exit(0)
+
+
 def _store(config: str | None):  # type: ignore[no-untyped-def]
     from runnable.config import load_config
     from runnable.plugins import get_registry

@@ -23,7 +23,7 @@ from runnable.errors import ImportPathError, PipelineDefinitionError
 
 if TYPE_CHECKING:
     from runnable.models.graph import Graph
-    from runnable.models.run_log import RunLog
+    from runnable.models.run_log import RunLog, StepLog
     from runnable.sdk import Pipeline
 
 
@@ -131,6 +131,99 @@ def retry_run(original_run_id: str, *, configuration_file: str = "", run_id: str
     }
     context.catalog.copy_run(original.run_id, context.run_id)
     return context.executor.execute_pipeline(context)  # type: ignore[union-attr]
+
+
+def find_step(graph: Graph, internal_name: str) -> tuple[Any, str]:
+    """The node a dotted internal name points at, and the prefix of the branch it is in.
+
+    ``train`` is a top-level step; ``fan.3.train`` is step ``train`` of the branch of map ``fan`` (any item);
+    ``both.left.train`` is step ``train`` of branch ``left`` of parallel ``both``.
+    """
+    from runnable.models.graph import CompositeNode, ConditionalNode, ParallelNode
+
+    parts = internal_name.split(".")
+    current, prefix = graph, []
+    while True:
+        name = parts.pop(0)
+        node = current.nodes.get(name)
+        if node is None:
+            raise PipelineDefinitionError(f"no step {internal_name!r}: {'.'.join([*prefix, name])!r} names no step")
+        if not parts:
+            return node, ".".join(prefix)
+        if not isinstance(node, CompositeNode) or not parts:
+            raise PipelineDefinitionError(f"no step {internal_name!r}: {name!r} has no branches")
+        key = parts.pop(0)
+        if isinstance(node, (ParallelNode, ConditionalNode)):
+            if key not in node.branches:
+                raise PipelineDefinitionError(f"no step {internal_name!r}: {name!r} has no branch {key!r}")
+            current = node.branches[key]
+        else:
+            current = next(iter(node.branch_graphs().values()))
+        prefix += [name, key]
+
+
+def execute_step(
+    pipeline_file: str,
+    internal_name: str,
+    *,
+    run_id: str,
+    configuration_file: str = "",
+    parameters_file: str = "",
+    tag: str = "",
+    iteration: dict[str, Any] | None = None,
+) -> StepLog:
+    """Run one step of a pipeline, as an orchestrator's container does: ``runnable execute-step``.
+
+    The run log store holds the run between containers: the first step to arrive creates the run log (with
+    the initial parameters), every step reads the current parameters from it and records itself in it.
+    A step inside a branch also sees what earlier steps of the same branch returned, and ``iteration``
+    carries the values of the maps and loops around it (``{"item": 3}``).
+    """
+    from runnable.engine.context import Scope
+    from runnable.engine.run import _register_observers, effective_configuration, prepare
+    from runnable.engine.steps import run_node
+    from runnable.errors import RunLogNotFoundError
+    from runnable.models.run_log import PROCESSING, RunLog
+
+    graph = load_graph(pipeline_file)
+    node, prefix = find_step(graph, internal_name)
+    context = prepare(
+        graph,
+        configuration_file=configuration_file,
+        parameters_file=parameters_file,
+        run_id=run_id,
+        tag=tag,
+        pipeline_file=pipeline_file,
+    )
+    store = context.run_log_store
+    try:
+        run_log = store.get_run_log(run_id)
+    except RunLogNotFoundError:
+        run_log = RunLog(
+            run_id=run_id,
+            tag=context.tag,
+            status=PROCESSING,
+            dag_hash=graph.dag_hash(),
+            pipeline_name=graph.name,
+            initial_parameters=dict(context.parameters),
+            parameters=dict(context.parameters),
+            run_config=effective_configuration(context),
+        )
+        store.create_run_log(run_log)
+    context.run_log = run_log
+    context.parameters = dict(run_log.parameters)
+    parameters = dict(run_log.parameters)
+    if prefix:  # what earlier steps of this branch returned
+        for step in run_log.iter_steps():
+            if step.internal_name.startswith(prefix + ".") and step.status == "SUCCESS" and step.attempts:
+                parameters.update(step.attempts[-1].output_parameters)
+    scope = Scope(parameters if prefix else context.parameters, prefix, dict(iteration or {}))
+    context.observers = _register_observers(context, announce=False)
+    try:
+        return run_node(node, context, scope)
+    finally:
+        for observer in context.observers:
+            context.pm.unregister(observer)
 
 
 def import_pipeline_module(path: Path) -> Any:

@@ -158,11 +158,11 @@ def execute_job_in_process(context: RunContext) -> RunLog:
     return context.run_log
 
 
-def _register_observers(context: RunContext) -> list[Any]:
+def _register_observers(context: RunContext, *, announce: bool = True) -> list[Any]:
     """The configured tracker and the console reporter observe this run through the lifecycle hooks."""
     from runnable.reporting import ConsoleReporter
 
-    observers = [context.tracker, ConsoleReporter(context)]
+    observers = [context.tracker, ConsoleReporter(context)] if announce else [context.tracker]
     for observer in observers:
         context.pm.register(observer)
     return observers

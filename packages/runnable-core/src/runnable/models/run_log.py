@@ -139,7 +139,12 @@ class RunLog(BaseModel):
         parts = step_log.internal_name.split(".")
         steps = self.steps
         for depth in range(0, len(parts) - 1, 2):
-            parent = steps[".".join(parts[: depth + 1])]
+            parent_name = ".".join(parts[: depth + 1])
+            parent = steps.get(parent_name)
+            if parent is None:  # a branch step recorded before its composite step (steps run one by one)
+                parent = steps[parent_name] = StepLog(
+                    name=parts[depth], internal_name=parent_name, status=PROCESSING, step_type="composite"
+                )
             branch_name = ".".join(parts[: depth + 2])
             branch = parent.branches.get(branch_name)
             if branch is None:
