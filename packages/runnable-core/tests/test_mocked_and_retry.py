@@ -162,3 +162,25 @@ def test_retry_refuses_a_changed_pipeline(wiring):
     write(wiring / "pipeline.yaml", PIPELINE.replace('echo "accuracy', 'echo "acc'))
     with pytest.raises(RunnableError, match="the pipeline's steps changed since run 'orig'"):
         retry_run("orig")
+
+
+def test_retry_from_the_command_line(wiring):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_") and k != "TRAIN_FIXED"}
+
+    def cli(*args, **extra):
+        return subprocess.run(
+            [sys.executable, "-m", "runnable", *args], cwd=wiring, env={**env, **extra}, capture_output=True, text=True
+        )
+
+    failed = cli("execute", "pipeline.yaml", "-p", "params.yaml", "--run-id", "broken")
+    assert failed.returncode == 1 and "training diverged" in failed.stderr
+    still = cli("retry", "broken", "--run-id", "again")
+    assert still.returncode == 1
+    fixed = cli("retry", "broken", "--run-id", "fixed", TRAIN_FIXED="yes")
+    assert fixed.returncode == 0, fixed.stderr
+    assert "SUCCESS" in fixed.stdout
+    assert (wiring / "calls.txt").read_text().splitlines().count("download") == 1  # never re-run by retries

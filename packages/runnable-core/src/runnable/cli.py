@@ -191,6 +191,34 @@ def execute_job(
     )
 
 
+@app.command()
+def retry(
+    run_id: Annotated[str, typer.Argument(help="The failed run to retry.")],
+    config: ConfigOption = None,
+    new_run_id: Annotated[str | None, typer.Option("--run-id", help="Id of the new run (default: generated).")] = None,
+    tag: TagOption = None,
+) -> None:
+    """Run a failed run again from its failed step, with its original parameters.
+
+    Steps that succeeded are not run again: their returns, metrics and files are reused. Task code may
+    change between the failure and the retry; the pipeline's steps may not.
+
+    Example:
+
+      runnable retry agile-curie-101500-3f2a
+    """
+    from runnable import entrypoints
+    from runnable.models.run_log import SUCCESS
+
+    try:
+        run_log = entrypoints.retry_run(run_id, configuration_file=config or "", run_id=new_run_id or "", tag=tag or "")
+    except RunnableError as error:
+        raise _fail(error) from None
+    if run_log.status != SUCCESS:
+        raise _fail(_run_failed(Path(run_log.run_config.get("pipeline_file", run_id)), run_log))
+    raise typer.Exit(0)
+
+
 @app.command("execute-step", hidden=True)
 def execute_step(
     file: Annotated[Path, typer.Argument(help="The pipeline file (YAML or .py), as given to execute/render.")],
