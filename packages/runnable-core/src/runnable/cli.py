@@ -192,6 +192,52 @@ def execute_job(
 
 
 @app.command()
+def render(
+    file: Annotated[
+        Path, typer.Argument(help="The pipeline: a YAML file with a 'dag', or a .py file defining main().")
+    ],
+    config: ConfigOption = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write the main manifest (others go beside it).")
+    ] = None,
+    parameters: ParametersOption = None,
+) -> None:
+    """Translate a pipeline for an orchestrator (the configured executor must render, e.g. argo).
+
+    Nothing runs and no cloud is contacted: the manifest is written for you to apply or submit.
+
+    Example:
+
+      runnable render pipeline.yaml -c argo.yaml -o workflow.yaml
+    """
+    from runnable import entrypoints
+    from runnable.engine.run import prepare
+    from runnable.services.executor import BaseRenderingExecutor
+
+    try:
+        graph = entrypoints.load_graph(file)
+        context = prepare(
+            graph, configuration_file=config or "", parameters_file=parameters or "", pipeline_file=str(file)
+        )
+        if not isinstance(context.executor, BaseRenderingExecutor):
+            raise RunnableError(
+                f"pipeline-executor {context.executor.service_name!r} runs pipelines, it does not render them",
+                hint="choose an executor that renders (e.g. argo) in the configuration file",
+            )
+        files = context.executor.render(context)
+    except RunnableError as error:
+        raise _fail(error) from None
+    from runnable.reporting import make_console
+
+    console = make_console()
+    for index, (name, text) in enumerate(files.items()):
+        target = output if index == 0 and output else (output.parent if output else Path.cwd()) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        console.print(f"wrote [cyan]{target}[/cyan]")
+
+
+@app.command()
 def retry(
     run_id: Annotated[str, typer.Argument(help="The failed run to retry.")],
     config: ConfigOption = None,
