@@ -343,8 +343,15 @@ def runs_show(
     run_id: Annotated[str, typer.Argument(help="The run to show.")],
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole run log as JSON.")] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Write a standalone HTML report (timeline, steps, parameters, metrics) here."),
+    ] = None,
 ) -> None:
-    """Show one run: its steps, parameters and metrics (or the whole record with --json)."""
+    """Show one run: its steps, parameters and metrics (or the whole record with --json).
+
+    Example: runnable runs show my-run --html report.html
+    """
     from rich.table import Table
 
     from runnable.reporting import make_console, print_summary
@@ -354,6 +361,16 @@ def runs_show(
         log = store.get_run_log(run_id)
     except RunnableError as error:
         raise _fail(error) from None
+    if html is not None:
+        from runnable.pictures.write import write_run_report
+
+        try:
+            written = write_run_report(log, html)
+        except RunnableError as error:
+            raise _fail(error) from None
+        print(f"wrote the report of run {log.run_id} to {written}", file=sys.stderr if as_json else sys.stdout)
+        if not as_json:
+            return
     if as_json:
         sys.stdout.write(log.model_dump_json(indent=2) + "\n")
         return
@@ -367,6 +384,38 @@ def runs_show(
         for name, parameter in log.parameters.items():
             table.add_row(name, parameter.kind, str(parameter.description_value))
         console.print(table)
+
+
+@app.command()
+def graph(
+    file: Annotated[
+        Path, typer.Argument(help="The pipeline: a YAML file with a 'dag', or a .py file defining main().")
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Picture to write: .html (default: <file stem>.html), .svg or .mmd."),
+    ] = None,
+    mermaid: Annotated[
+        bool, typer.Option("--mermaid", help="Print the Mermaid text to stdout (and write a file only with -o).")
+    ] = False,
+) -> None:
+    """Draw a pipeline (nothing runs): a standalone HTML page with an SVG picture, or Mermaid text.
+
+    Examples:
+
+      runnable graph pipeline.yaml                    # writes pipeline.html
+
+      runnable graph pipeline.py --mermaid > pipeline.mmd
+    """
+    from runnable.pictures.write import draw_pipeline
+
+    try:
+        text, written = draw_pipeline(file, output, mermaid=mermaid)
+    except RunnableError as error:
+        raise _fail(error) from None
+    sys.stdout.write(text)
+    if written is not None:
+        print(f"wrote the picture of {file} to {written}", file=sys.stderr if mermaid else sys.stdout)
 
 
 @app.command()
