@@ -106,7 +106,7 @@ def _task_node(task: Any, name: str, next_node: str) -> g.TaskNode:
     """The graph node of a task or job description (both carry command, returns, catalog, secrets)."""
     returns = [g.ReturnSpec(name=r) if isinstance(r, str) else r for r in task.returns]
     catalog = g.CatalogSpec(**task.catalog.model_dump()) if task.catalog else None
-    return g.TaskNode(
+    node = g.TaskNode(
         name=name,
         next=next_node,
         command_type=task.command_type,
@@ -117,6 +117,7 @@ def _task_node(task: Any, name: str, next_node: str) -> g.TaskNode:
         overrides=dict(getattr(task, "overrides", {})),
         **task._extra_node_fields(),
     )
+    return task._attach(node)
 
 
 class BaseTask(BaseTraversal):
@@ -125,37 +126,39 @@ class BaseTask(BaseTraversal):
     returns: list[str | g.ReturnSpec] = Field(default_factory=list)
     secrets: list[str] = Field(default_factory=list)
 
-    command_type: Any = None  # set by subclasses
+    def create_node(self, next_node: str) -> g.BaseNode:
+        return _task_node(self, self.name, next_node)
+
+
+class _Command(BaseModel):
+    """What a task and a job of the same kind share: the command and how it becomes a node's fields."""
+
+    command_type: Any = None
 
     def _command(self) -> str:
         raise NotImplementedError
 
-    def create_node(self, next_node: str) -> g.BaseNode:
-        return _task_node(self, self.name, next_node)
-
     def _extra_node_fields(self) -> dict[str, Any]:
         return {}
 
+    def _attach(self, node: g.TaskNode) -> g.TaskNode:
+        return node
 
-class PythonTask(BaseTask):
-    """Run ``function`` in-process; its arguments are bound from the parameters by name."""
 
+class _PythonCommand(_Command):
     function: Callable[..., Any] = Field(exclude=True)
     command_type: Any = "python"
-
-    def create_node(self, next_node: str) -> g.BaseNode:
-        node = _task_node(self, self.name, next_node)
-        node._function = self.function  # runs in-process even when defined in __main__
-        return node
 
     def _command(self) -> str:
         function = self.function
         return f"{function.__module__}.{getattr(function, '__qualname__', function.__name__)}"
 
+    def _attach(self, node: g.TaskNode) -> g.TaskNode:
+        node._function = self.function  # runs in-process even when defined in __main__
+        return node
 
-class NotebookTask(BaseTask):
-    """Execute a Jupyter notebook in a kernel; parameters injected, ``returns`` read from its namespace."""
 
+class _NotebookCommand(_Command):
     notebook: str
     optional_ploomber_args: dict[str, Any] | None = None
     command_type: Any = "notebook"
@@ -167,14 +170,24 @@ class NotebookTask(BaseTask):
         return {"optional_ploomber_args": self.optional_ploomber_args or {}}
 
 
-class ShellTask(BaseTask):
-    """Run a shell command; parameters arrive as environment variables, ``export``-ed names return."""
-
+class _ShellCommand(_Command):
     command: str
     command_type: Any = "shell"
 
     def _command(self) -> str:
         return self.command
+
+
+class PythonTask(_PythonCommand, BaseTask):
+    """Run ``function`` in-process; its arguments are bound from the parameters by name."""
+
+
+class NotebookTask(_NotebookCommand, BaseTask):
+    """Execute a Jupyter notebook in a kernel; parameters injected, ``returns`` read from its namespace."""
+
+
+class ShellTask(_ShellCommand, BaseTask):
+    """Run a shell command; parameters arrive as environment variables, ``export``-ed names return."""
 
 
 class Stub(BaseTraversal):
@@ -390,7 +403,6 @@ class BaseJob(BaseModel):
     catalog: Catalog | None = None
     returns: list[str | g.ReturnSpec] = Field(default_factory=list)
     secrets: list[str] = Field(default_factory=list)
-    command_type: Any = None
 
     @field_validator("catalog")
     @classmethod
@@ -398,12 +410,6 @@ class BaseJob(BaseModel):
         if catalog is not None and catalog.get:
             raise ValueError("Catalog get is not supported for jobs: a job has no earlier step to get from")
         return catalog
-
-    def _command(self) -> str:
-        raise NotImplementedError
-
-    def _extra_node_fields(self) -> dict[str, Any]:
-        return {}
 
     def get_task(self) -> g.TaskNode:
         return _task_node(self, JOB_NAME, "success")
@@ -453,37 +459,16 @@ class BaseJob(BaseModel):
         return run_log
 
 
-class PythonJob(BaseJob):
-    function: Callable[..., Any] = Field(exclude=True)
-    command_type: Any = "python"
-
-    def _command(self) -> str:
-        return f"{self.function.__module__}.{getattr(self.function, '__qualname__', self.function.__name__)}"
-
-    def get_task(self) -> g.TaskNode:
-        node = super().get_task()
-        node._function = self.function
-        return node
+class PythonJob(_PythonCommand, BaseJob):
+    """Call ``function`` once, as a job."""
 
 
-class NotebookJob(BaseJob):
-    notebook: str
-    optional_ploomber_args: dict[str, Any] | None = None
-    command_type: Any = "notebook"
-
-    def _command(self) -> str:
-        return self.notebook
-
-    def _extra_node_fields(self) -> dict[str, Any]:
-        return {"optional_ploomber_args": self.optional_ploomber_args or {}}
+class NotebookJob(_NotebookCommand, BaseJob):
+    """Execute a notebook once, as a job."""
 
 
-class ShellJob(BaseJob):
-    command: str
-    command_type: Any = "shell"
-
-    def _command(self) -> str:
-        return self.command
+class ShellJob(_ShellCommand, BaseJob):
+    """Run a shell command once, as a job."""
 
 
 BaseTraversal.model_rebuild()

@@ -75,22 +75,22 @@ class ChunkedFileSystemRunLogStore(BaseRunLogStore):
 
     def get_run_log(self, run_id: str) -> RunLog:
         folder = self._folder(run_id)
-        for _ in range(3):  # a run that finishes while we read is read again, from its final record
-            try:
-                run_log = RunLog.model_validate_json((folder / HEADER).read_bytes())
-            except FileNotFoundError:
-                raise RunLogNotFoundError(
-                    f"no run log for run id {run_id!r} in {self.log_folder}",
-                    hint="`runnable runs list` shows the runs this store holds",
-                ) from None
-            if run_log.status in (SUCCESS, FAIL):
-                return run_log
-            try:
-                _replay(run_log, folder)
-                return run_log
-            except FileNotFoundError:
-                continue
-        return RunLog.model_validate_json((folder / HEADER).read_bytes())
+        # Chunks are read before the header: a run that finishes in between has a final header holding
+        # everything, and a chunk deleted under our feet means exactly that.
+        try:
+            chunks = _read_chunks(folder)
+        except FileNotFoundError:
+            chunks = []
+        try:
+            run_log = RunLog.model_validate_json((folder / HEADER).read_bytes())
+        except FileNotFoundError:
+            raise RunLogNotFoundError(
+                f"no run log for run id {run_id!r} in {self.log_folder}",
+                hint="`runnable runs list` shows the runs this store holds",
+            ) from None
+        if run_log.status not in (SUCCESS, FAIL):
+            _replay(run_log, chunks)
+        return run_log
 
     def list_run_ids(self) -> list[str]:
         folder = Path(self.log_folder)
@@ -104,12 +104,13 @@ class ChunkedFileSystemRunLogStore(BaseRunLogStore):
 _PARAMETER = TypeAdapter(Parameter)
 
 
-def _replay(run_log: RunLog, folder: Path) -> None:
-    chunks = sorted(p.name for p in folder.iterdir() if p.name.endswith(".json") and p.name != HEADER)
-    for name in chunks:
-        if name.startswith("."):
-            continue
-        text = (folder / name).read_bytes()
+def _read_chunks(folder: Path) -> list[tuple[str, bytes]]:
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".json") and p.name != HEADER)
+    return [(name, (folder / name).read_bytes()) for name in names if not name.startswith(".")]
+
+
+def _replay(run_log: RunLog, chunks: list[tuple[str, bytes]]) -> None:
+    for name, text in chunks:
         if name.startswith("StepLog-"):
             run_log.put_step(StepLog.model_validate_json(text))
         elif name.startswith("Parameters-"):

@@ -22,7 +22,7 @@ from pydantic import PrivateAttr
 
 from runnable.errors import RunLogNotFoundError, RunnableError
 from runnable.models.parameters import Parameter
-from runnable.models.run_log import RunLog, StepLog
+from runnable.models.run_log import FAIL, SUCCESS, RunLog, StepLog
 from runnable.services.run_log_store import BaseRunLogStore
 
 
@@ -84,16 +84,21 @@ class FileSystemRunLogStore(BaseRunLogStore):
             self._append(run_id, '{"parameters":{' + body + "}}")
 
     def get_run_log(self, run_id: str) -> RunLog:
-        path = self._json(run_id)
+        # The journal is read *before* the JSON: if the run finishes in between, the JSON read is the final
+        # record, which already holds everything the journal said; the other way round, a finish between the
+        # two reads would leave the initial JSON with its journal already deleted.
         try:
-            run_log = RunLog.model_validate_json(path.read_bytes())
+            journal = self._journal_path(run_id).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            journal = ""
+        try:
+            run_log = RunLog.model_validate_json(self._json(run_id).read_bytes())
         except FileNotFoundError:
             raise RunLogNotFoundError(
                 f"no run log for run id {run_id!r} in {self.log_folder}",
                 hint="`runnable runs list` shows the runs this store holds",
             ) from None
-        journal = self._journal_path(run_id)
-        if journal.exists():
+        if journal and run_log.status not in (SUCCESS, FAIL):
             _replay(run_log, journal)
         return run_log
 
@@ -112,11 +117,11 @@ class FileSystemRunLogStore(BaseRunLogStore):
         return [p.stem for p in runs if not p.name.startswith(".")]
 
 
-def _replay(run_log: RunLog, journal: Path) -> None:
+def _replay(run_log: RunLog, journal: str) -> None:
     from pydantic import TypeAdapter
 
     parameter = TypeAdapter(Parameter)
-    for line in journal.read_text(encoding="utf-8").splitlines():
+    for line in journal.splitlines():
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
