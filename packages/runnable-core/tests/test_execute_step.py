@@ -103,4 +103,15 @@ def test_a_failing_step_exits_non_zero_with_one_line(scratch):
     )
     assert done.returncode != 0
     assert "argument 'start' of tasks_step.first has no parameter of that name" in done.stderr
-    assert run_log  # the helper module is shared with the other tests
+
+
+def test_the_terminal_step_closes_the_run(scratch, monkeypatch):
+    write(scratch / "tasks_step.py", TASKS)
+    write(scratch / "pipeline.yaml", PIPELINE)
+    monkeypatch.setenv("RUNNABLE_PRM_start", "1")
+    execute_step("pipeline.yaml", "first", run_id="t")
+    assert execute_step("pipeline.yaml", "success", run_id="t").status == "SUCCESS"
+    closed = run_log(scratch, "t")
+    assert closed["status"] == "SUCCESS" and closed["end_time"]
+    assert closed["parameters"]["base"]["value"] == 10 and "first" in closed["steps"]
+    assert not (scratch / ".run_log_store" / "t.journal").exists()

@@ -180,10 +180,11 @@ def execute_step(
     carries the values of the maps and loops around it (``{"item": 3}``).
     """
     from runnable.engine.context import Scope
-    from runnable.engine.run import _register_observers, effective_configuration, prepare
+    from runnable.engine.run import _register_observers, effective_configuration, finish_run, prepare
     from runnable.engine.steps import run_node
     from runnable.errors import RunLogNotFoundError
-    from runnable.models.run_log import PROCESSING, RunLog
+    from runnable.models.graph import FailNode
+    from runnable.models.run_log import FAIL, PROCESSING, SUCCESS, RunLog
 
     graph = load_graph(pipeline_file)
     node, prefix = find_step(graph, internal_name)
@@ -220,10 +221,17 @@ def execute_step(
     scope = Scope(parameters if prefix else context.parameters, prefix, dict(iteration or {}))
     context.observers = _register_observers(context, announce=False)
     try:
-        return run_node(node, context, scope)
-    finally:
+        step_log = run_node(node, context, scope)
+    except BaseException:
         for observer in context.observers:
             context.pm.unregister(observer)
+        raise
+    if node.is_terminal and not prefix:  # the pipeline's own success or fail step closes the run
+        finish_run(context, FAIL if isinstance(node, FailNode) else SUCCESS)
+    else:
+        for observer in context.observers:
+            context.pm.unregister(observer)
+    return step_log
 
 
 def import_pipeline_module(path: Path) -> Any:
