@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from runnable.engine.context import RunContext
     from runnable.models.run_log import RunLog, StepLog
 
+# Successful steps inside branches get a line each until this many lines were printed.
+LISTED_STEPS = 50
 _STYLE = {"SUCCESS": "green", "FAIL": "bold red", "PROCESSING": "yellow"}
 _MARK = {"SUCCESS": "✓", "FAIL": "✗"}
 
@@ -43,6 +45,8 @@ class ConsoleReporter:
         self.console = make_console()
         self.status: Any = None
         self.finished = 0
+        self.listed = 0
+        self.quiet_branches = False
 
     def pause(self) -> None:
         """Stop the spinner (before forking worker processes, which must not inherit its thread's lock)."""
@@ -72,13 +76,24 @@ class ConsoleReporter:
     ) -> None:
         if step_log.step_type in ("success", "fail"):
             return
+        from rich.text import Text
+
         self.finished += 1
+        nested = "." in step_log.internal_name
+        if nested and step_log.status == "SUCCESS" and self.listed >= LISTED_STEPS:
+            if not self.quiet_branches:  # a map over thousands of items would bury everything else
+                self.quiet_branches = True
+                self.console.print(Text("  … successful steps inside branches are no longer listed", style="dim"))
+            return
+        self.listed += 1
         style = _STYLE.get(step_log.status, "")
         mark = _MARK.get(step_log.status, "·")
-        line = f"  [{style}]{mark}[/{style}] {step_log.internal_name}  [dim]{_duration(step_log.duration)}[/dim]"
+        # Styled Text, not markup: rich renders it at about half the cost, and a name or message holding
+        # brackets cannot be taken for markup. soft_wrap keeps a step on one line of a CI log.
+        line = Text.assemble("  ", (mark, style), f" {step_log.internal_name}  ", (_duration(step_log.duration), "dim"))
         if step_log.status == "FAIL" and step_log.message:
-            line += f"\n    [red]{_escape(step_log.message)}[/red]"
-        self.console.print(line)
+            line.append(f"\n    {step_log.message}", style="red")
+        self.console.print(line, soft_wrap=True)
 
     @hookimpl
     def run_finished(self, run_log: RunLog) -> None:
@@ -93,18 +108,54 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def print_summary(console: Console, run_log: RunLog, store: dict[str, Any]) -> None:
-    from rich.table import Table
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
 
+
+def _branch_counts(step: StepLog) -> tuple[int, int, int]:
+    """Branches, steps inside them (at any depth) and how many of those failed."""
+    inner = [s for b in step.branches.values() for s in _walk(b.steps) if s.step_type not in ("success", "fail")]
+    return len(step.branches), len(inner), sum(s.status == "FAIL" for s in inner)
+
+
+def _walk(steps: dict[str, StepLog]) -> Any:
+    for step in steps.values():
+        yield step
+        for branch in step.branches.values():
+            yield from _walk(branch.steps)
+
+
+def print_summary(console: Console, run_log: RunLog, store: dict[str, Any], *, max_rows: int = 50) -> None:
+    """A row per step; past ``max_rows``, steps inside branches are counted on their composite's row
+    and only the failed ones get rows of their own."""
+    from rich.table import Table
+    from rich.text import Text
+
+    steps = [s for s in run_log.iter_steps() if s.step_type not in ("success", "fail")]
+    collapse = len(steps) > max_rows
     table = Table(show_edge=False)
     table.add_column("step")
     table.add_column("status")
     table.add_column("duration", justify="right")
-    for step in run_log.iter_steps():
-        if step.step_type in ("success", "fail"):
+    table.add_column("")
+    for step in steps:
+        nested = "." in step.internal_name
+        if collapse and nested and step.status != "FAIL":
             continue
+        note = ""
+        if step.branches:
+            branches, inner, failed = _branch_counts(step)
+            note = f"{_count(branches, 'branch', 'branches')}, {_count(inner, 'step', 'steps')}"
+            note += f", {failed} failed" if failed else ""
+        elif len(step.attempts) > 1:
+            note = f"{len(step.attempts)} attempts"
+        if step.mock:
+            note = "mocked"
         style = _STYLE.get(step.status, "")
-        table.add_row(step.internal_name, f"[{style}]{step.status}[/{style}]", _duration(step.duration))
+        # Text cells skip markup parsing, and a step name with brackets shows as written.
+        table.add_row(
+            Text(step.internal_name), Text(step.status, style=style), Text(_duration(step.duration)), Text(note, "dim")
+        )
     console.print(table)
     total = None
     if run_log.start_time and run_log.end_time:

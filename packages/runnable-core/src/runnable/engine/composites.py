@@ -108,9 +108,12 @@ _KEY = re.compile(r"[^A-Za-z0-9_-]+")
 def iteration_keys(values: list[Any]) -> list[str]:
     """Readable, unique parts of internal names for map items: the item itself when short and simple."""
     keys: list[str] = []
+    taken: set[str] = set()  # not `key in keys`: a list scan per item is quadratic (0.45 s at 10,000 items)
     for index, value in enumerate(values):
         key = _KEY.sub("_", str(value))[:40] if isinstance(value, (str, int, float, bool)) else str(index)
-        keys.append(key if key and key not in keys else f"{key}-{index}")
+        key = key if key and key not in taken else f"{key}-{index}"
+        keys.append(key)
+        taken.add(key)
     return keys
 
 

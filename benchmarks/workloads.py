@@ -1,0 +1,235 @@
+"""The benchmark workloads: each is a runnable pipeline and the same work done in plain Python.
+
+Every workload comes as a pair so that results read as ratios on any machine: the plain-Python *baseline*
+does exactly the work the tasks do (the same function calls, the same pickling, the same interpreter
+start), and whatever the pipeline takes on top of it is runnable's cost. The task functions are trivial on
+purpose: the less work they do, the more the measurement is about the engine around them.
+
+A timed call covers everything a user waits for, from ``Pipeline(...)`` to the returned run log: building
+the graph (about 0.01 ms a step), creating the run log, every step record, the console reporter's lines and
+summary table, and closing the run log. Nothing is cached between runs: each starts in an empty folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# ---- task functions (module level: they are what the steps and the baselines call) ---------------------
+
+
+def increment(x: int) -> int:
+    """W1's step: take the int the previous step returned, return it plus one."""
+    return x + 1
+
+
+def square(item: int) -> int:
+    """W2's branch: one call per map item."""
+    return item * item
+
+
+#: W2's reducer, as a pipeline author writes it (a lambda in a string); the baseline evaluates the same text.
+REDUCER = "lambda *y: sum(y)"
+
+_OBJECT: bytes = b""
+
+
+def produce() -> bytes:
+    """W3's first step: hand over a ready-made object, so that only moving it is measured, not making it."""
+    return _OBJECT
+
+
+def consume(blob: bytes) -> int:
+    """W3's second step: receive the object (unpickled from the catalog) and touch it."""
+    return len(blob)
+
+
+# ---- cases -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """One row of the results: a workload at one size, with its plain-Python twin.
+
+    ``run`` and ``baseline`` are timed; both return a value that must equal ``expected`` (checked outside the
+    timer), so a benchmark that silently did less work than it claims fails instead of looking fast.
+    """
+
+    workload: str  # "W1" ... "W4"
+    title: str  # what the workload is, for the table
+    size: str  # the size as shown in the table: "N=100", "50 MB", "`import runnable`"
+    units: int  # what the overhead is divided by: steps, items, objects, commands
+    unit: str  # "step", "item", "object", "run"
+    run: Callable[[], Any]
+    baseline: Callable[[], Any]
+    expected: Any
+    # Set in os.environ around every run and baseline (untimed), e.g. the initial parameters.
+    env: dict[str, str] = field(default_factory=dict)
+    setup: Callable[[], None] | None = None  # called once before the case's first run (untimed)
+    teardown: Callable[[], None] | None = None
+
+
+def chain_case(steps: int) -> Case:
+    """W1: a chain of ``steps`` python steps, each binding the int ``x`` and returning ``x + 1``."""
+
+    def run() -> int:
+        from runnable import Pipeline, PythonTask
+
+        pipeline = Pipeline(
+            steps=[PythonTask(name=f"step{i}", function=increment, returns=["x"]) for i in range(steps)]
+        )
+        log = pipeline.execute()
+        assert log is not None
+        return log.parameters["x"].value
+
+    def baseline() -> int:
+        x = 0
+        for _ in range(steps):
+            x = increment(x)
+        return x
+
+    return Case(
+        workload="W1",
+        title="chain of python steps",
+        size=f"N={steps}",
+        units=steps,
+        unit="step",
+        run=run,
+        baseline=baseline,
+        expected=steps,
+        env={"RUNNABLE_PRM_x": "0"},
+    )
+
+
+def map_case(items: int) -> Case:
+    """W2: a map over ``items`` ints (the initial parameter ``items``), squaring each, reduced by a sum."""
+
+    def run() -> int:
+        from runnable import Map, Pipeline, PythonTask
+
+        branch = Pipeline(steps=[PythonTask(name="square", function=square, returns=["y"])])
+        pipeline = Pipeline(
+            steps=[Map(name="map", branch=branch, iterate_on="items", iterate_as="item", reducer=REDUCER)]
+        )
+        log = pipeline.execute()
+        assert log is not None
+        return log.parameters["y"].value
+
+    def baseline() -> int:
+        reducer = eval(REDUCER)  # the engine evaluates the reducer once per map step too
+        return reducer(*[square(item) for item in range(items)])
+
+    return Case(
+        workload="W2",
+        title="map + reduce",
+        size=f"M={items}",
+        units=items,
+        unit="item",
+        run=run,
+        baseline=baseline,
+        expected=sum(i * i for i in range(items)),
+        env={"RUNNABLE_PRM_items": json.dumps(list(range(items)))},
+    )
+
+
+def object_case(megabytes: int) -> Case:
+    """W3: a ``megabytes`` MB object returned as ``pickled("blob")`` by one step and read by the next.
+
+    The object is random bytes: pickling it is little more than a copy, so the comparison is about what
+    the catalog adds to writing, reading and unpickling a file, not about pickle itself. Random, so that a
+    compressing file system cannot flatter either side.
+    """
+    size = megabytes * 1024 * 1024
+
+    def setup() -> None:
+        global _OBJECT
+        _OBJECT = os.urandom(size)
+
+    def teardown() -> None:
+        global _OBJECT
+        _OBJECT = b""
+
+    def run() -> int:
+        from runnable import Pipeline, PythonTask, pickled
+
+        pipeline = Pipeline(
+            steps=[
+                PythonTask(name="produce", function=produce, returns=[pickled("blob")]),
+                PythonTask(name="consume", function=consume, returns=["n"]),
+            ]
+        )
+        log = pipeline.execute()
+        assert log is not None
+        return log.parameters["n"].value
+
+    def baseline() -> int:
+        # A new file, as the catalog writes one per run (overwriting a cached file would be cheaper).
+        with open("object.pickle", "wb") as target:
+            pickle.dump(produce(), target, protocol=pickle.HIGHEST_PROTOCOL)
+        with open("object.pickle", "rb") as source:
+            return consume(pickle.load(source))
+
+    return Case(
+        workload="W3",
+        title="pickled object between two steps",
+        size=f"{megabytes} MB",
+        units=1,
+        unit="object",
+        run=run,
+        baseline=baseline,
+        expected=size,
+        setup=setup,
+        teardown=teardown,
+    )
+
+
+def _python_baseline() -> int:
+    return subprocess.run([sys.executable, "-c", "pass"], stdout=subprocess.DEVNULL, check=True).returncode
+
+
+def cli_command() -> list[str]:
+    """``runnable --help`` as a user types it: the console script next to this interpreter when installed
+    there, else ``python -m runnable`` (which also imports runpy, so it is a little slower)."""
+    script = Path(sys.executable).parent / ("runnable.exe" if sys.platform == "win32" else "runnable")
+    if script.is_file():
+        return [str(script), "--help"]  # with PYTHONPATH set, the script imports runnable from there too
+    return [sys.executable, "-m", "runnable", "--help"]
+
+
+def startup_cases() -> list[Case]:
+    """W4: interpreter start-ups in subprocesses, each against ``python -c pass``."""
+
+    def command(argv: list[str]) -> Callable[[], int]:
+        def run() -> int:
+            return subprocess.run(argv, stdout=subprocess.DEVNULL, check=True).returncode
+
+        return run
+
+    python = [sys.executable, "-c"]
+    cli = cli_command()
+    commands = [
+        ("`import runnable`", [*python, "import runnable"]),
+        ("`runnable --help`", cli),
+        # Not a target: what a pipeline file pays to get at the SDK (the names load on first use).
+        ("`from runnable import Pipeline, PythonTask`", [*python, "from runnable import Pipeline, PythonTask"]),
+    ]
+    return [
+        Case(
+            workload="W4",
+            title="start-up (subprocess)",
+            size=label,
+            units=1,
+            unit="run",
+            run=command(argv),
+            baseline=_python_baseline,
+            expected=0,
+        )
+        for label, argv in commands
+    ]
