@@ -40,7 +40,7 @@ def test_quick_run_prints_the_table_and_writes_the_json(tmp_path: Path) -> None:
     for workload, size in [("W1", "N=5"), ("W1", "N=20"), ("W2", "M=5"), ("W2", "M=50"), ("W3", "1 MB")]:
         assert any(row.startswith(f"| {workload} ") and f"| {size} |" in row for row in rows), (workload, size)
     assert sum(row.startswith("| W4 ") for row in rows) >= 2  # `import runnable`, `runnable --help`
-    assert any("deviation from linear" in line for line in lines)
+    assert any("excess over linear" in line for line in lines)
     assert f"results written to {target}" in done.stdout
 
     document = json.loads(target.read_text())
