@@ -44,6 +44,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from runnable.engine.capture import environment
 from workloads import Case, chain_case, map_case, object_case, startup_cases
 
 HERE = Path(__file__).resolve().parent
@@ -192,20 +193,6 @@ def working_directory(folder: Path) -> Iterator[None]:
         yield
     finally:
         os.chdir(saved)
-
-
-@contextlib.contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
 
 
 def timed(call: Callable[[], Any], root: Path, env: dict[str, str]) -> tuple[float, Any]:
