@@ -339,3 +339,31 @@ def test_yaml_branch_errors_name_the_branch(scratch):
 
     with pytest.raises(PipelineDefinitionError, match=r"step 'both', branch 'left': step 'a': next names no step"):
         load_graph(scratch / "pipeline.yaml")
+
+
+def test_a_step_inside_a_branch_follows_its_own_on_failure(scratch):
+    def flaky(x: int):
+        if x == 2:
+            raise ValueError("bad item")
+        return x
+
+    def fallback() -> int:
+        return -1
+
+    branch = Pipeline(
+        steps=[
+            PythonTask(
+                name="try",
+                function=flaky,
+                returns=["value"],
+                on_failure=Pipeline(steps=[PythonTask(name="fallback", function=fallback, returns=["value"])]),
+            )
+        ]
+    )
+    log = Pipeline(steps=[Map(name="each", iterate_on="xs", iterate_as="x", branch=branch)]).execute(
+        parameters_file=_params(scratch, "xs: [1, 2, 3]\n"), run_id="bf"
+    )
+    assert log.status == "SUCCESS"  # the branch recovered within itself, so the map succeeded
+    assert log.parameters["value"].value == [1, -1, 3]
+    item = log.steps["each"].branches["each.2"]
+    assert item.steps["each.2.try"].status == "FAIL" and item.steps["each.2.fallback"].status == "SUCCESS"

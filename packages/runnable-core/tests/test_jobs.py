@@ -90,3 +90,19 @@ def test_execute_job_cli_with_yaml_and_python(scratch):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "hello 21" in done.stdout
     assert run_log(scratch, "pj")["parameters"]["y"]["value"] == 22
+
+
+def test_notebook_job_runs_in_a_kernel_and_keeps_the_notebook(scratch):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("total = sum(values)\nprint('total', total)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, scratch / "sum.ipynb")
+    write(scratch / "p.yaml", "values: [1, 2, 3]\n")
+    from runnable import NotebookJob
+
+    log = NotebookJob(notebook="sum.ipynb", returns=[metric("total")]).execute(job_id="nbj", parameters_file="p.yaml")
+    assert log.parameters["total"].value == 6 and log.job.status == "SUCCESS"
+    assert (scratch / ".catalog" / "nbj" / "sum-job_out.ipynb").is_file()
+    assert "total 6" in (scratch / ".catalog" / "nbj" / "job.execution.log").read_text()

@@ -184,3 +184,26 @@ def test_retry_from_the_command_line(wiring):
     assert fixed.returncode == 0, fixed.stderr
     assert "SUCCESS" in fixed.stdout
     assert (wiring / "calls.txt").read_text().splitlines().count("download") == 1  # never re-run by retries
+
+
+def test_a_notebook_patch_runs_in_place_of_a_python_task(wiring):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("accuracy = 0.42")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, wiring / "fake_train.ipynb")
+    write(
+        wiring / "mocked.yaml",
+        """
+        pipeline-executor:
+          type: mocked
+          config:
+            patches:
+              download: tasks_wiring.fake_download   # train gets the file this one puts
+              train: {command_type: notebook, command: fake_train.ipynb}
+    """,
+    )
+    log = run_graph(load_graph("pipeline.yaml"), configuration_file="mocked.yaml", parameters_file="params.yaml")
+    assert log.status == "SUCCESS" and log.parameters["accuracy"].value == 0.42
+    assert _calls(wiring) == []  # the real tasks never ran
