@@ -1,8 +1,8 @@
 """The ``file-system`` catalog: items under ``<catalog_location>/<run_id>/`` on any fsspec file system.
 
 ``catalog_location`` is a path (``.catalog``, the default) or any fsspec URL (``file:///data/catalog``,
-``memory://catalog``, ``s3://bucket/prefix`` with s3fs installed). On the local disk an item is written to a
-temporary name and renamed on close, so a crash never leaves a half-written item under its real name.
+``memory://catalog``, ``s3://bucket/prefix`` with s3fs installed). An item is written to a temporary name
+and moved into place on close, so a crash never leaves a half-written item under its real name.
 """
 
 from __future__ import annotations
@@ -18,13 +18,17 @@ from runnable.errors import CatalogError
 from runnable.services.catalog import BaseCatalog
 
 
-class _AtomicLocalFile:
-    """A local file written under a temporary name and renamed into place when closed without error."""
+class _AtomicFile:
+    """A file written under a temporary name and moved into place when closed without error.
 
-    def __init__(self, path: str) -> None:
-        self.path = path
+    Readers (``list_files`` skips ``.partial`` names) never see an item half written: on the local disk the
+    move is an atomic rename; on other file systems (``memory://``) it is the file system's own move.
+    """
+
+    def __init__(self, fs: Any, path: str, local: bool) -> None:
+        self.fs, self.path, self.local = fs, path, local
         self.temporary = f"{path}.{uuid.uuid4().hex[:8]}.partial"
-        self.handle = open(self.temporary, "wb")
+        self.handle = open(self.temporary, "wb") if local else fs.open(self.temporary, "wb")
 
     def write(self, data: bytes) -> int:
         return self.handle.write(data)
@@ -32,9 +36,12 @@ class _AtomicLocalFile:
     def close(self) -> None:
         if not self.handle.closed:
             self.handle.close()
-            os.replace(self.temporary, self.path)
+            if self.local:
+                os.replace(self.temporary, self.path)
+            else:
+                self.fs.mv(self.temporary, self.path)
 
-    def __enter__(self) -> _AtomicLocalFile:
+    def __enter__(self) -> _AtomicFile:
         return self
 
     def __exit__(self, kind: Any, *rest: Any) -> None:
@@ -42,7 +49,10 @@ class _AtomicLocalFile:
             self.close()
         else:
             self.handle.close()
-            os.unlink(self.temporary)
+            if self.local:
+                os.unlink(self.temporary)
+            else:
+                self.fs.rm(self.temporary)
 
 
 class FileSystemCatalog(BaseCatalog):
@@ -58,13 +68,10 @@ class FileSystemCatalog(BaseCatalog):
         fs, root = url_to_fs(self.catalog_location, **self.storage_options)
         return fs, root.rstrip("/")
 
-    @property
+    @cached_property
     def _is_local(self) -> bool:
-        return "file" in (
-            self._fs_and_root[0].protocol
-            if isinstance(self._fs_and_root[0].protocol, tuple)
-            else (self._fs_and_root[0].protocol,)
-        )
+        protocol = self._fs_and_root[0].protocol
+        return "file" in (protocol if isinstance(protocol, tuple) else (protocol,))
 
     def _path(self, run_id: str, name: str) -> str:
         return f"{self._fs_and_root[1]}/{run_id}/{name}"
@@ -78,9 +85,9 @@ class FileSystemCatalog(BaseCatalog):
         parent = path.rsplit("/", 1)[0]
         if self._is_local:
             os.makedirs(parent, exist_ok=True)
-            return _AtomicLocalFile(path)  # type: ignore[return-value]
-        fs.makedirs(parent, exist_ok=True)
-        return fs.open(path, "wb")
+        else:
+            fs.makedirs(parent, exist_ok=True)
+        return _AtomicFile(fs, path, self._is_local)  # type: ignore[return-value]
 
     def open_read(self, run_id: str, name: str) -> IO[bytes]:
         fs, _ = self._fs_and_root
@@ -94,7 +101,6 @@ class FileSystemCatalog(BaseCatalog):
         base = f"{root}/{run_id}"
         found: set[str] = set()
         for match in fs.glob(f"{base}/{pattern}"):
-            match = match if match.startswith("/") or not base.startswith("/") else match
             if fs.isdir(match):
                 found.update(fs.find(match))
             else:

@@ -117,6 +117,17 @@ class CatalogSuite(ServiceSuite):
         with catalog.open_read(run_id, "data/model.pkl") as handle:
             assert handle.read() == b"second"
 
+    def test_an_item_appears_whole_when_closed(self, catalog: BaseCatalog, run_id: str) -> None:
+        """A step reading the catalog while another writes must never get half a file."""
+        handle = catalog.open_write(run_id, "growing.bin")
+        handle.write(b"first half")
+        assert catalog.list_files(run_id, "*") == [], "an item being written must not be listed"
+        handle.write(b", second half")
+        handle.close()
+        assert catalog.list_files(run_id, "*") == ["growing.bin"]
+        with catalog.open_read(run_id, "growing.bin") as read:
+            assert read.read() == b"first half, second half"
+
     def test_items_outlive_the_instance_that_wrote_them(self, catalog: BaseCatalog, run_id: str) -> None:
         """A later step, a retry or another process reads the catalog through a new instance."""
         catalog.put_bytes(run_id, "shared/item.txt", b"kept")
