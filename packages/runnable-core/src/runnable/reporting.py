@@ -114,15 +114,10 @@ def _count(number: int, one: str, many: str) -> str:
 
 def _branch_counts(step: StepLog) -> tuple[int, int, int]:
     """Branches, steps inside them (at any depth) and how many of those failed."""
-    inner = [s for b in step.branches.values() for s in _walk(b.steps) if s.step_type not in ("success", "fail")]
+    from runnable.models.run_log import walk_steps
+
+    inner = [s for b in step.branches.values() for s in walk_steps(b.steps) if s.step_type not in ("success", "fail")]
     return len(step.branches), len(inner), sum(s.status == "FAIL" for s in inner)
-
-
-def _walk(steps: dict[str, StepLog]) -> Any:
-    for step in steps.values():
-        yield step
-        for branch in step.branches.values():
-            yield from _walk(branch.steps)
 
 
 def print_summary(console: Console, run_log: RunLog, store: dict[str, Any], *, max_rows: int = 50) -> None:

@@ -28,7 +28,7 @@ from runnable.engine.parallel import BranchRun, run_branches
 from runnable.engine.parameters import json_parameter, metric_parameter
 from runnable.engine.steps import begin, end, now, one_line_message
 from runnable.errors import ParameterError, RunnableError
-from runnable.models.graph import CompositeNode, ConditionalNode, Graph, LoopNode, MapNode, ParallelNode
+from runnable.models.graph import CompositeNode, ConditionalNode, LoopNode, MapNode, ParallelNode
 from runnable.models.parameters import Parameter
 from runnable.models.run_log import FAIL, SUCCESS, BranchLog, StepAttempt, StepLog
 
@@ -228,5 +228,3 @@ _RUNNERS: dict[type, Callable[..., tuple[str, dict[str, Parameter], list[str]]]]
     ConditionalNode: _conditional,
     LoopNode: _loop,
 }
-
-__all__ = ["run_composite", "iteration_keys", "Graph"]

@@ -16,7 +16,6 @@ import os
 import sys
 import traceback
 from dataclasses import dataclass
-from typing import Any
 
 from runnable.engine.context import RunContext, Scope
 from runnable.models.graph import Graph
@@ -96,17 +95,7 @@ def _run_in_worker(index: int) -> BranchResult:
         traceback.print_exc()
         status = FAIL
     assert context.run_log is not None
-    record = _find_branch(context.run_log.steps, branch.name)
+    composite = context.run_log.search_step(branch.name.rsplit(".", 1)[0])
+    record = composite.branches.get(branch.name)
     scope = branch.scope
     return status, record, Scope(scope.parameters, scope.prefix, scope.iteration, scope.returned)
-
-
-def _find_branch(steps: dict[str, Any], name: str) -> BranchLog | None:
-    for step in steps.values():
-        if name in step.branches:
-            return step.branches[name]
-        for branch in step.branches.values():
-            found = _find_branch(branch.steps, name)
-            if found is not None:
-                return found
-    return None

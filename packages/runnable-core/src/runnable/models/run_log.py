@@ -82,6 +82,14 @@ class StepLog(BaseModel):
         return (max(ends) - min(starts)).total_seconds()
 
 
+def walk_steps(steps: dict[str, StepLog]) -> Iterator[StepLog]:
+    """``steps`` and every step inside their branches, depth first."""
+    for step in steps.values():
+        yield step
+        for branch in step.branches.values():
+            yield from walk_steps(branch.steps)
+
+
 class BranchLog(BaseModel):
     internal_name: str
     status: Status = CREATED
@@ -109,14 +117,7 @@ class RunLog(BaseModel):
 
     def iter_steps(self) -> Iterator[StepLog]:
         """Every step record, depth first, branches after their composite step; a job's record last."""
-
-        def walk(steps: dict[str, StepLog]) -> Iterator[StepLog]:
-            for step in steps.values():
-                yield step
-                for branch in step.branches.values():
-                    yield from walk(branch.steps)
-
-        yield from walk(self.steps)
+        yield from walk_steps(self.steps)
         if self.job is not None:
             yield self.job
 
