@@ -92,7 +92,7 @@ def run_task(node: TaskNode, context: RunContext, scope: Scope, step_type: str =
     if context.patches is not None:
         if node.name not in context.patches:
             return _mock(node, context, scope)
-        node = _patched(node, context.patches[node.name])
+        node = patched_task(node, context.patches[node.name])
     step_log = begin(node, context, scope, step_type)
     new_parameters: dict[str, Parameter] = {}
     metrics: dict[str, Any] = {}
@@ -126,7 +126,7 @@ def _mock(node: TaskNode, context: RunContext, scope: Scope) -> StepLog:
     return end(context, scope, step_log, {}, {})
 
 
-def _patched(node: TaskNode, patch: dict[str, Any]) -> TaskNode:
+def patched_task(node: TaskNode, patch: dict[str, Any]) -> TaskNode:
     fields = node.model_dump(by_alias=True)
     fields.update(patch)
     return TaskNode.model_validate(fields)  # no SDK function: the patched command is what runs

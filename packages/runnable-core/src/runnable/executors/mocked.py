@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from pydantic import Field, ValidationError, field_validator
 
 from runnable.engine.context import RunContext
-from runnable.engine.steps import _patched
+from runnable.engine.steps import patched_task
 from runnable.errors import ConfigurationError
 from runnable.executors.local import LocalExecutor
 from runnable.models.graph import CompositeNode, Graph, TaskNode
@@ -64,7 +64,7 @@ class MockedExecutor(LocalExecutor):
             )
         for name, patch in self.patches.items():
             try:
-                _patched(_any_task(context.graph, name), patch)
+                patched_task(_any_task(context.graph, name), patch)
             except ValidationError as error:
                 first = error.errors()[0]
                 key = ".".join(str(p) for p in first["loc"])
