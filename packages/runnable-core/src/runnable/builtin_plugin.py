@@ -7,10 +7,11 @@ from runnable.hookspecs import hookimpl
 
 @hookimpl
 def register_pipeline_executors() -> list[type]:
+    from runnable.executors.emulator import EmulatorExecutor
     from runnable.executors.local import LocalExecutor
     from runnable.executors.mocked import MockedExecutor
 
-    return [LocalExecutor, MockedExecutor]
+    return [LocalExecutor, MockedExecutor, EmulatorExecutor]
 
 
 @hookimpl

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from runnable.errors import RunnableError
+from runnable.errors import RunnableError, TaskFailedError
 
 app = typer.Typer(
     name="runnable",
@@ -48,8 +48,6 @@ def _fail(error: RunnableError) -> typer.Exit:
 
 def _run_failed(file: Path, run_log) -> RunnableError:  # type: ignore[no-untyped-def]
     """The one-line error for a run that ended in FAIL: the pipeline file, the first failed step and why."""
-    from runnable.errors import TaskFailedError
-
     failed = [s for s in run_log.iter_steps() if s.status == "FAIL" and s.step_type not in ("success", "fail")]
     if not failed:
         return TaskFailedError(f"{file}: run {run_log.run_id!r} failed")
@@ -211,7 +209,7 @@ def render(
       runnable render pipeline.yaml -c argo.yaml -o workflow.yaml
     """
     from runnable import entrypoints
-    from runnable.engine.run import prepare
+    from runnable.engine.prepare import prepare
     from runnable.services.executor import BaseRenderingExecutor
 
     try:
@@ -265,42 +263,175 @@ def retry(
     raise typer.Exit(0)
 
 
-@app.command("execute-step", hidden=True)
-def execute_step(
-    file: Annotated[Path, typer.Argument(help="The pipeline file (YAML or .py), as given to execute/render.")],
-    step: Annotated[str, typer.Argument(help="The step's dotted internal name, e.g. train or fan.3.train.")],
-    run_id: Annotated[str, typer.Option("--run-id", help="The run this step belongs to.", envvar="RUNNABLE_RUN_ID")],
-    config: ConfigOption = None,
-    parameters: ParametersOption = None,
-    tag: TagOption = None,
-    iter_variable: Annotated[
-        str | None, typer.Option("--iter-variable", help='Values of the enclosing maps/loops, JSON: {"x": 3}.')
-    ] = None,
-) -> None:
-    """Run one step of a run (used inside containers by orchestrator executors such as Argo)."""
+AddressArgument = Annotated[
+    str, typer.Argument(help="The step's address: its dotted internal name, e.g. train, fan.3.train.")
+]
+PipelineArgument = Annotated[Path, typer.Argument(help="The pipeline file (YAML or .py), as given to render.")]
+ContainerRunIdOption = Annotated[
+    str, typer.Option("--run-id", help="The run this call belongs to.", envvar="RUNNABLE_RUN_ID")
+]
+IterationOption = Annotated[
+    str | None,
+    typer.Option(
+        "--iter-variable",
+        help='Values of the enclosing maps and loops, JSON: {"item": 3}. Checked against the recorded plan.',
+    ),
+]
+
+
+def _container_call(call, file: Path, address: str, *, run_id: str, config, parameters, tag, iteration):  # type: ignore[no-untyped-def]
+    """Run one protocol call; exit 2 for bad input, 3 when a service cannot be reached (SPEC §10)."""
     import json
 
-    from runnable import entrypoints
-    from runnable.models.run_log import SUCCESS
+    from runnable.errors import InfrastructureError
 
     try:
         try:
-            iteration = json.loads(iter_variable) if iter_variable else {}
+            values = json.loads(iteration) if iteration else None
         except ValueError:
-            raise RunnableError(f"--iter-variable: not JSON: {iter_variable!r}") from None
-        step_log = entrypoints.execute_step(
+            raise RunnableError(f"--iter-variable: not JSON: {iteration!r}") from None
+        if values is not None and not isinstance(values, dict):
+            raise RunnableError(f"--iter-variable: a JSON object is expected, got {iteration!r}")
+        return call(
             str(file),
-            step.replace("%", " "),
+            address.replace("%", " "),
             run_id=run_id,
+            iteration=values,
             configuration_file=config or "",
             parameters_file=parameters or "",
             tag=tag or "",
-            iteration=iteration,
         )
     except RunnableError as error:
         raise _fail(error) from None
+    except OSError as error:  # a store or catalog that cannot be reached: the orchestrator may retry
+        raise _fail(InfrastructureError(f"{type(error).__name__}: {error}")) from None
+
+
+@app.command("execute-step")
+def execute_step(
+    file: PipelineArgument,
+    step: AddressArgument,
+    run_id: ContainerRunIdOption,
+    config: ConfigOption = None,
+    parameters: ParametersOption = None,
+    tag: TagOption = None,
+    iter_variable: IterationOption = None,
+) -> None:
+    """Run one step of a run: what an orchestrator's container runs (Argo, Step Functions, the emulator).
+
+    The first call of a run creates it (with the initial parameters); the others join it through the run
+    log store. The pipeline's success or fail step closes the run. Exit status: 0 the step succeeded,
+    1 it failed (the run log says why), 2 bad invocation, configuration or address, 3 a service (run log
+    store, catalog) could not be reached.
+
+    Example:
+
+      runnable execute-step pipeline.yaml fan.3.train --run-id my-run -c config.yaml
+    """
+    from runnable import entrypoints
+    from runnable.models.graph import FailNode
+    from runnable.models.run_log import SUCCESS
+
+    step_log = _container_call(
+        entrypoints.execute_step,
+        file,
+        step,
+        run_id=run_id,
+        config=config,
+        parameters=parameters,
+        tag=tag,
+        iteration=iter_variable,
+    )
     if step_log.status != SUCCESS:
-        raise _fail(RunnableError(f"{file}: step {step_log.internal_name!r}: {step_log.message}"))
+        raise _fail(TaskFailedError(f"{file}: step {step_log.internal_name!r}: {step_log.message}"))
+    if step_log.step_type == FailNode.model_fields["type"].default:
+        raise _fail(TaskFailedError(f"{file}: {step_log.internal_name!r} reached: the run (or branch) failed"))
+    raise typer.Exit(0)
+
+
+@app.command("fan-out")
+def fan_out(
+    file: PipelineArgument,
+    step: AddressArgument,
+    run_id: ContainerRunIdOption,
+    plan_file: Annotated[
+        Path | None, typer.Option("--plan-file", "-o", help="Write the plan (JSON) here; stdout carries logs.")
+    ] = None,
+    config: ConfigOption = None,
+    parameters: ParametersOption = None,
+    tag: TagOption = None,
+    iter_variable: IterationOption = None,
+) -> None:
+    """Record a composite step (parallel, map, conditional, loop) and plan its branches.
+
+    The plan lists the branches to run now, each with its internal name, its key and its iteration values
+    ({"step", "kind", "status", "branches": [{"name", "key", "iteration"}], "keys", "done"}). A loop plans
+    one round at a time: fan it out again after each round until "done" is true, then fan it in.
+    Exit status as for execute-step; 1 when the step could not be planned (e.g. its list parameter is
+    missing: the run log says why).
+
+    Example:
+
+      runnable fan-out pipeline.yaml fan --run-id my-run --plan-file /tmp/plan.json
+    """
+    from runnable import entrypoints
+
+    plan = _container_call(
+        entrypoints.fan_out,
+        file,
+        step,
+        run_id=run_id,
+        config=config,
+        parameters=parameters,
+        tag=tag,
+        iteration=iter_variable,
+    )
+    import json
+
+    body = json.dumps({**plan.model_dump(mode="json"), "keys": plan.keys})
+    if plan_file is None:
+        print(body)
+    else:
+        plan_file.parent.mkdir(parents=True, exist_ok=True)
+        plan_file.write_text(body)
+    if plan.status == "FAIL":
+        raise _fail(TaskFailedError(f"{file}: step {step!r}: {plan.message}"))
+    raise typer.Exit(0)
+
+
+@app.command("fan-in")
+def fan_in(
+    file: PipelineArgument,
+    step: AddressArgument,
+    run_id: ContainerRunIdOption,
+    config: ConfigOption = None,
+    parameters: ParametersOption = None,
+    tag: TagOption = None,
+    iter_variable: IterationOption = None,
+) -> None:
+    """End a composite step: merge what its branches returned (reduce a map's returns) and set its status.
+
+    Exit status as for execute-step: 1 when a branch failed.
+
+    Example:
+
+      runnable fan-in pipeline.yaml fan --run-id my-run
+    """
+    from runnable import entrypoints
+    from runnable.models.run_log import SUCCESS
+
+    step_log = _container_call(
+        entrypoints.fan_in,
+        file,
+        step,
+        run_id=run_id,
+        config=config,
+        parameters=parameters,
+        tag=tag,
+        iteration=iter_variable,
+    )
+    if step_log.status != SUCCESS:
+        raise _fail(TaskFailedError(f"{file}: step {step_log.internal_name!r}: {step_log.message}"))
     raise typer.Exit(0)
 
 

@@ -1,85 +1,28 @@
-"""Front doors meet here: load a pipeline from a file (YAML or Python) and run a graph.
+"""Loading pipeline files, retrying runs, and the commands an orchestrator's containers run.
 
-A Python pipeline file follows the convention of the original runnable: it defines ``main()``, which builds
-the pipeline, calls ``execute()`` and returns the pipeline. To run such a file, or only to rebuild its graph
-(an executor preparing a step in a container), the file is imported and ``main()`` called while a
-:class:`FrontDoor` is active; ``Pipeline.execute()`` consults it, so the CLI's options win over the
-arguments written in the file, and in *define only* mode nothing runs at all.
+``runnable execute-step``, ``fan-out`` and ``fan-in`` are each a few lines over the run protocol
+(:mod:`runnable.engine.run`): rebuild the graph from the pipeline file, prepare the configured services,
+join the run through the run log store, make one protocol call.
 """
 
 from __future__ import annotations
 
-import contextvars
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runnable.errors import ImportPathError, PipelineDefinitionError
+from runnable.frontdoor import FrontDoor, current, front_door, run_graph
 
 if TYPE_CHECKING:
+    from runnable.engine.run import Plan, Run
     from runnable.models.graph import Graph
     from runnable.models.run_log import RunLog, StepLog
     from runnable.sdk import Pipeline
 
-
-@dataclass
-class FrontDoor:
-    pipeline_file: str = ""
-    configuration_file: str = ""
-    parameters_file: str = ""
-    run_id: str = ""
-    tag: str = ""
-    define_only: bool = False
-    pipeline: Pipeline | None = None
-    run_log: RunLog | None = None
-
-
-_current: contextvars.ContextVar[FrontDoor | None] = contextvars.ContextVar("runnable_front_door", default=None)
-
-
-def current() -> FrontDoor | None:
-    return _current.get()
-
-
-@contextmanager
-def front_door(door: FrontDoor) -> Iterator[FrontDoor]:
-    token = _current.set(door)
-    try:
-        yield door
-    finally:
-        _current.reset(token)
-
-
-def run_graph(
-    graph: Graph,
-    *,
-    configuration_file: str = "",
-    parameters_file: str = "",
-    run_id: str = "",
-    tag: str = "",
-    pipeline_file: str = "",
-    job: bool = False,
-) -> RunLog:
-    """Prepare a run of ``graph`` and hand it to the configured executor (the job executor for a job)."""
-    from runnable.engine.run import prepare
-
-    context = prepare(
-        graph,
-        configuration_file=configuration_file,
-        parameters_file=parameters_file,
-        run_id=run_id,
-        tag=tag,
-        pipeline_file=pipeline_file,
-        job=job,
-    )
-    if job:
-        return context.executor.execute_job(context)  # type: ignore[union-attr]
-    return context.executor.execute_pipeline(context)  # type: ignore[union-attr]
+__all__ = ["FrontDoor", "current", "front_door", "run_graph"]
 
 
 def retry_run(original_run_id: str, *, configuration_file: str = "", run_id: str = "", tag: str = "") -> RunLog:
@@ -90,10 +33,11 @@ def retry_run(original_run_id: str, *, configuration_file: str = "", run_id: str
     copied into the new run first, so reused steps' files and objects are where later steps expect them.
     """
     from runnable.config import load_config
-    from runnable.engine.run import prepare
-    from runnable.errors import RunnableError
+    from runnable.engine.prepare import prepare
+    from runnable.errors import RunLogNotFoundError, RunnableError
     from runnable.models.run_log import SUCCESS
     from runnable.plugins import get_registry
+    from runnable.reporting import ConsoleReporter
 
     config = load_config(configuration_file)
     section = config.sections["run-log-store"]
@@ -122,116 +66,78 @@ def retry_run(original_run_id: str, *, configuration_file: str = "", run_id: str
         tag=tag or original.tag,
         pipeline_file=pipeline_file,
     )
+    try:  # refuse an id in use before anything (the catalog copy) is written under it
+        context.run_log_store.get_run_log(context.run_id)
+    except RunLogNotFoundError:
+        pass
+    else:
+        raise RunnableError(
+            f"run id {context.run_id!r} is taken in the run log store", hint="leave --run-id out to get a fresh one"
+        )
     context.parameters = dict(original.initial_parameters)
-    context.retry_of = original.run_id
-    context.reuse = {
-        step.internal_name: step
-        for step in original.iter_steps()
-        if step.status == SUCCESS and step.step_type == "task" and step.attempts
-    }
+    context.retry_of = original.run_id  # the run's policy reuses the original run's successful steps
     context.catalog.copy_run(original.run_id, context.run_id)
+    context.observers.append(ConsoleReporter(context))
     return context.executor.execute_pipeline(context)  # type: ignore[union-attr]
 
 
 def find_step(graph: Graph, internal_name: str) -> tuple[Any, str]:
-    """The node a dotted internal name points at, and the prefix of the branch it is in.
+    """The node a dotted internal name points at, and the prefix of the branch it is in."""
+    from runnable.engine.scopes import find_node
 
-    ``train`` is a top-level step; ``fan.3.train`` is step ``train`` of the branch of map ``fan`` (any item);
-    ``both.left.train`` is step ``train`` of branch ``left`` of parallel ``both``.
-    """
-    from runnable.models.graph import CompositeNode, ConditionalNode, ParallelNode
-
-    parts = internal_name.split(".")
-    current, prefix = graph, []
-    while True:
-        name = parts.pop(0)
-        node = current.nodes.get(name)
-        if node is None:
-            raise PipelineDefinitionError(f"no step {internal_name!r}: {'.'.join([*prefix, name])!r} names no step")
-        if not parts:
-            return node, ".".join(prefix)
-        if not isinstance(node, CompositeNode) or not parts:
-            raise PipelineDefinitionError(f"no step {internal_name!r}: {name!r} has no branches")
-        key = parts.pop(0)
-        if isinstance(node, (ParallelNode, ConditionalNode)):
-            if key not in node.branches:
-                raise PipelineDefinitionError(f"no step {internal_name!r}: {name!r} has no branch {key!r}")
-            current = node.branches[key]
-        else:
-            current = next(iter(node.branch_graphs().values()))
-        prefix += [name, key]
+    return find_node(graph, internal_name)
 
 
-def execute_step(
-    pipeline_file: str,
-    internal_name: str,
-    *,
-    run_id: str,
-    configuration_file: str = "",
-    parameters_file: str = "",
-    tag: str = "",
-    iteration: dict[str, Any] | None = None,
-) -> StepLog:
-    """Run one step of a pipeline, as an orchestrator's container does: ``runnable execute-step``.
+def join_run(
+    pipeline_file: str, *, run_id: str, configuration_file: str = "", parameters_file: str = "", tag: str = ""
+) -> Run:
+    """What every container command starts with: the graph rebuilt, services prepared, the run created or
+    joined (the first process to arrive creates it with the initial parameters and fires ``run_started``)."""
+    from runnable.engine.prepare import prepare
+    from runnable.engine.run import Run
 
-    The run log store holds the run between containers: the first step to arrive creates the run log (with
-    the initial parameters), every step reads the current parameters from it and records itself in it.
-    A step inside a branch also sees what earlier steps of the same branch returned, and ``iteration``
-    carries the values of the maps and loops around it (``{"item": 3}``).
-    """
-    from runnable.engine.context import Scope
-    from runnable.engine.run import _register_observers, effective_configuration, finish_run, prepare
-    from runnable.engine.steps import run_node
-    from runnable.errors import RunLogNotFoundError
-    from runnable.models.graph import FailNode
-    from runnable.models.run_log import FAIL, PROCESSING, SUCCESS, RunLog
-
-    graph = load_graph(pipeline_file)
-    node, prefix = find_step(graph, internal_name)
     context = prepare(
-        graph,
+        load_graph(pipeline_file),
         configuration_file=configuration_file,
         parameters_file=parameters_file,
         run_id=run_id,
         tag=tag,
         pipeline_file=pipeline_file,
     )
-    store = context.run_log_store
-    try:
-        run_log = store.get_run_log(run_id)
-    except RunLogNotFoundError:
-        run_log = RunLog(
-            run_id=run_id,
-            tag=context.tag,
-            status=PROCESSING,
-            dag_hash=graph.dag_hash(),
-            pipeline_name=graph.name,
-            initial_parameters=dict(context.parameters),
-            parameters=dict(context.parameters),
-            run_config=effective_configuration(context),
-        )
-        store.create_run_log(run_log)
-    context.run_log = run_log
-    context.parameters = dict(run_log.parameters)
-    parameters = dict(run_log.parameters)
-    if prefix:  # what earlier steps of this branch returned
-        for step in run_log.iter_steps():
-            if step.internal_name.startswith(prefix + ".") and step.status == "SUCCESS" and step.attempts:
-                parameters.update(step.attempts[-1].output_parameters)
-    scope = Scope(parameters if prefix else context.parameters, prefix, dict(iteration or {}))
-    context.observers = _register_observers(context, announce=False)
-    try:
-        step_log = run_node(node, context, scope)
-    except BaseException:
-        for observer in context.observers:
-            context.pm.unregister(observer)
-        raise
-    if node.is_terminal and not prefix:  # the pipeline's own success or fail step closes the run
-        finish_run(context, FAIL if isinstance(node, FailNode) else SUCCESS)
-    else:
-        for observer in context.observers:
-            context.pm.unregister(observer)
-    return step_log
+    run = Run(context)
+    run.open(join=True)
+    return run
+
+
+def execute_step(
+    pipeline_file: str, address: str, *, run_id: str, iteration: dict[str, Any] | None = None, **options: str
+) -> StepLog:
+    """``runnable execute-step``: run one step of a run, as an orchestrator's container does.
+
+    A composite step given here runs whole in this process (fanned out, its branches walked, fanned in).
+    """
+    from runnable.engine.traversal import run_composite
+    from runnable.models.graph import CompositeNode
+
+    run = join_run(pipeline_file, run_id=run_id, **options)
+    node, _ = find_step(run.context.graph, address)
+    if isinstance(node, CompositeNode):
+        return run_composite(run, node, address)
+    return run.step(address, iteration)
+
+
+def fan_out(
+    pipeline_file: str, address: str, *, run_id: str, iteration: dict[str, Any] | None = None, **options: str
+) -> Plan:
+    """``runnable fan-out``: record a composite step and plan its branches."""
+    return join_run(pipeline_file, run_id=run_id, **options).fan_out(address, iteration)
+
+
+def fan_in(
+    pipeline_file: str, address: str, *, run_id: str, iteration: dict[str, Any] | None = None, **options: str
+) -> StepLog:
+    """``runnable fan-in``: merge what a composite step's branches returned and end it."""
+    return join_run(pipeline_file, run_id=run_id, **options).fan_in(address, iteration)
 
 
 def import_pipeline_module(path: Path) -> Any:

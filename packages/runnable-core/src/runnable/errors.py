@@ -62,3 +62,14 @@ class TaskFailedError(RunnableError):
     """A task ran and failed; the message names the step and says where its output was kept."""
 
     exit_code = 1
+
+
+class AddressError(RunnableError):
+    """A step address (dotted internal name and iteration values) that is not in the graph or not in the plan
+    its composite step's fan-out recorded."""
+
+
+class InfrastructureError(RunnableError):
+    """A service the run depends on (run log store, catalog) could not be reached: not the task's fault."""
+
+    exit_code = 3

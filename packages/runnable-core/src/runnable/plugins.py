@@ -201,15 +201,30 @@ def _new_plugin_manager() -> tuple[pluggy.PluginManager, dict[str, Origin]]:
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     origins = _load_entry_points(pm)
-    from runnable import builtin_plugin
-
+    # The core's own plugin, loaded the way any entry point is (by name, not imported from here).
+    builtin_plugin = importlib.metadata.EntryPoint(CORE, "runnable.builtin_plugin", hookspecs.PROJECT).load()
     if not pm.is_registered(builtin_plugin):
         # Running from a source tree without installed metadata: the defaults must still be there.
         pm.register(
             builtin_plugin,
             name=CORE if pm.get_plugin(CORE) is None else f"runnable-core:{CORE}",
         )
+    _check_hook_names(pm, origins)
     return pm, origins
+
+
+def _check_hook_names(pm: pluggy.PluginManager, origins: dict[str, Origin]) -> None:
+    """A plugin function marked ``@hookimpl`` whose name is no runnable hook is a typo: say which."""
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as error:
+        name = pm.get_name(error.plugin) or "?"
+        origin = origins.get(name)
+        where = origin.describe(name) if origin else f"plugin {name!r}"
+        raise RunnableError(
+            f"{where}: {error}",
+            hint="a @hookimpl function must be named like a hook of runnable.hookspecs",
+        ) from None
 
 
 @functools.cache

@@ -364,9 +364,9 @@ class Pipeline(BaseModel):
         needs the pipeline's definition (``runnable execute file.py`` loading ``main()``, a container
         rebuilding the graph), it runs nothing and returns ``None``.
         """
-        from runnable import entrypoints
+        from runnable import frontdoor
 
-        front = entrypoints.current()
+        front = frontdoor.current()
         if front is not None:
             if front.define_only:
                 front.pipeline = self
@@ -376,7 +376,7 @@ class Pipeline(BaseModel):
             run_id = front.run_id or run_id
             tag = front.tag or tag
         pipeline_file = front.pipeline_file if front else sys._getframe(1).f_code.co_filename
-        run_log = entrypoints.run_graph(
+        run_log = frontdoor.run_graph(
             self._graph,
             configuration_file=configuration_file,
             parameters_file=parameters_file,
@@ -431,9 +431,9 @@ class BaseJob(BaseModel):
         log_level: str = "WARNING",
     ) -> RunLog | None:
         """Run the job with the configured job executor; raises :class:`ExecutionFailedError` if it fails."""
-        from runnable import entrypoints
+        from runnable import frontdoor
 
-        front = entrypoints.current()
+        front = frontdoor.current()
         if front is not None:
             if front.define_only:
                 front.pipeline = self  # type: ignore[assignment]
@@ -442,7 +442,7 @@ class BaseJob(BaseModel):
             parameters_file = front.parameters_file or parameters_file
             job_id = front.run_id or job_id
             tag = front.tag or tag
-        run_log = entrypoints.run_graph(
+        run_log = frontdoor.run_graph(
             self.return_dag(),
             configuration_file=configuration_file,
             parameters_file=parameters_file,

@@ -1,15 +1,17 @@
-"""Composite steps: parallel, map, conditional and loop.
+"""Composite steps: parallel, map, conditional and loop, as two decisions the run object makes.
 
-Each branch runs in its own :class:`Scope` (a copy of the parameters, a prefix for internal names); what the
-branches return is merged back into the enclosing scope when the composite step ends:
+*Fan out* decides which branches run (:func:`plan_branches`); *fan in* merges what they returned into the
+enclosing scope (:func:`merge_branches`). Both read only the graph, the enclosing scope and the composite's
+record in the run log, so a process that never saw the branches run (a container) decides exactly as the
+process that ran them would:
 
 * parallel: every branch runs; on a name returned by several branches the later branch (in declaration
   order) wins, and a warning says so;
 * map: the branch runs once per item; each return is reduced over the iterations, by default into a list in
   iteration order, or by the ``reducer`` lambda;
 * conditional: the branch keyed by ``str(parameter value)`` runs; its returns are merged;
-* loop: the branch runs with ``index_as`` = 0, 1, ... carrying its parameters from one iteration to the
-  next, until ``break_on`` is true or ``max_iterations`` ran.
+* loop: the branch runs with ``index_as`` = 0, 1, ... carrying its parameters from one round to the next,
+  until ``break_on`` is true after a round or ``max_iterations`` rounds ran.
 
 A composite step fails when any branch it ran failed.
 """
@@ -24,79 +26,89 @@ from typing import Any
 
 from runnable.engine.context import RunContext, Scope
 from runnable.engine.objects import ParameterValues, load_object, store_object
-from runnable.engine.parallel import BranchRun, run_branches
 from runnable.engine.parameters import json_parameter, metric_parameter
-from runnable.engine.steps import begin, end, now, one_line_message
-from runnable.errors import ParameterError, RunnableError
-from runnable.models.graph import CompositeNode, ConditionalNode, LoopNode, MapNode, ParallelNode
+from runnable.engine.scopes import branch_status, returns_of
+from runnable.errors import ParameterError
+from runnable.models.graph import CompositeNode, ConditionalNode, Graph, LoopNode, MapNode, ParallelNode
 from runnable.models.parameters import Parameter
-from runnable.models.run_log import FAIL, SUCCESS, BranchLog, StepAttempt, StepLog
+from runnable.models.run_log import FAIL, SUCCESS, BranchLog, StepLog
 
 logger = logging.getLogger("runnable")
 
 
-def run_composite(node: CompositeNode, context: RunContext, scope: Scope) -> StepLog:
-    step_log = begin(node, context, scope, node.type)  # type: ignore[attr-defined]
-    attempt = StepAttempt(start_time=now(), status=FAIL)
-    step_log.attempts.append(attempt)
-    merged: dict[str, Parameter] = {}
-    try:
-        runner = _RUNNERS[type(node)]
-        status, merged, notes = runner(node, context, scope, step_log)
-        attempt.status = status
-        attempt.message = "; ".join(notes)
-    except RunnableError as error:
-        attempt.status = FAIL
-        attempt.message = one_line_message(node, error)
-    attempt.end_time = now()
-    attempt.output_parameters = merged
-    step_log.status = attempt.status
-    step_log.message = attempt.message
-    metrics = {name: p.value for name, p in merged.items() if p.kind == "metric"}
-    return end(context, scope, step_log, merged, metrics)
+Planned = list[tuple[str, dict[str, Any]]]  # (branch key, the iteration values it adds)
+Merged = tuple[str, dict[str, Parameter], list[str]]  # (status, merged returns, notes for the message)
 
 
-def _run(branches: list[BranchRun], context: RunContext, step_log: StepLog) -> list[Scope]:
-    """Run branches (in processes when the executor allows), attach their records, return their scopes."""
-    results = run_branches(branches, context)
-    for branch, (status, branch_log, child) in zip(branches, results, strict=True):
-        if branch_log is not None:
-            step_log.branches[branch.name] = branch_log
-        record = step_log.branches.setdefault(branch.name, BranchLog(internal_name=branch.name))
-        record.status = status
-        branch.scope = child
-        branch.status = status
-    return [b.scope for b in branches]
+def branch_graph(node: CompositeNode, key: str) -> Graph:
+    if isinstance(node, (ParallelNode, ConditionalNode)):
+        return node.branches[key]
+    return next(iter(node.branch_graphs().values()))
 
 
-def _failed(branches: list[BranchRun]) -> list[str]:
-    return [b.name for b in branches if b.status != SUCCESS]
+def plan_branches(node: CompositeNode, record: StepLog, scope: Scope, context: RunContext) -> tuple[Planned, bool]:
+    """The branches to run now, and whether the composite is then done fanning out (a loop is not, until the
+    round that breaks it). Bad input (no such parameter, no branch for a value) raises a ParameterError."""
+    if isinstance(node, ParallelNode):
+        return [(key, {}) for key in node.branches], True
+    values = ParameterValues(scope.parameters, context.catalog, context.run_id, scope.iteration)
+    if isinstance(node, MapNode):
+        if node.iterate_on not in values:
+            raise ParameterError(f"step {node.name!r}: iterate_on names no parameter {node.iterate_on!r}")
+        items = values[node.iterate_on]
+        if not isinstance(items, (list, tuple)):
+            raise ParameterError(
+                f"step {node.name!r}: iterate_on parameter {node.iterate_on!r} must be a list, "
+                f"got {type(items).__name__}"
+            )
+        return [
+            (key, {node.iterate_as: item}) for key, item in zip(iteration_keys(list(items)), items, strict=True)
+        ], True
+    if isinstance(node, ConditionalNode):
+        if node.parameter not in values:
+            raise ParameterError(f"step {node.name!r}: parameter {node.parameter!r} that picks the branch is not set")
+        key = str(values[node.parameter])
+        if key not in node.branches:
+            raise ParameterError(
+                f"step {node.name!r}: no branch for {node.parameter}={key!r}; branches: {', '.join(node.branches)}"
+            )
+        return [(key, {})], True
+    assert isinstance(node, LoopNode)
+    rounds = list(record.branches.values())
+    if rounds:
+        if branch_status(rounds[-1]) != SUCCESS or len(rounds) >= node.max_iterations:
+            return [], True
+        parameters = dict(scope.parameters)
+        for earlier in rounds:
+            parameters.update(returns_of(earlier))
+        if node.break_on in parameters and parameters[node.break_on].value is True:
+            return [], True
+    index = len(rounds)
+    return [(str(index), {node.index_as: index})], False
 
 
-def _returns(scope: Scope) -> dict[str, Parameter]:
-    return {name: scope.parameters[name] for name in sorted(scope.returned)}
+def merge_branches(node: CompositeNode, record: StepLog, scope: Scope, context: RunContext) -> Merged:
+    """What the composite returns to its scope, from its branches' records (statuses already derived)."""
+    branches = list(record.branches.values())
+    return _MERGERS[type(node)](node, branches, scope, context)
 
 
-def _parallel(
-    node: ParallelNode, context: RunContext, scope: Scope, step_log: StepLog
-) -> tuple[str, dict[str, Parameter], list[str]]:
-    internal = step_log.internal_name
-    branches = [
-        BranchRun(f"{internal}.{key}", graph, scope.branch(f"{internal}.{key}")) for key, graph in node.branches.items()
-    ]
-    _run(branches, context, step_log)
+def _parallel(node: ParallelNode, branches: list[BranchLog], scope: Scope, context: RunContext) -> Merged:
     merged: dict[str, Parameter] = {}
     origin: dict[str, str] = {}
     notes = []
     for branch in branches:
-        for name, parameter in _returns(branch.scope).items():
+        for name, parameter in sorted(returns_of(branch).items()):
             if name in merged:
-                note = f"parameter {name!r} returned by branches {origin[name]!r} and {branch.name!r}: the later wins"
+                note = (
+                    f"parameter {name!r} returned by branches {origin[name]!r} and {branch.internal_name!r}: "
+                    "the later wins"
+                )
                 logger.warning("step %r: %s", node.name, note)
                 notes.append(note)
             merged[name] = parameter
-            origin[name] = branch.name
-    failed = _failed(branches)
+            origin[name] = branch.internal_name
+    failed = [b.internal_name for b in branches if b.status != SUCCESS]
     if failed:
         return FAIL, merged, [f"branch {failed[0]!r} failed", *notes]
     return SUCCESS, merged, notes
@@ -117,32 +129,17 @@ def iteration_keys(values: list[Any]) -> list[str]:
     return keys
 
 
-def _map(
-    node: MapNode, context: RunContext, scope: Scope, step_log: StepLog
-) -> tuple[str, dict[str, Parameter], list[str]]:
-    values = ParameterValues(scope.parameters, context.catalog, context.run_id, scope.iteration)
-    if node.iterate_on not in values:
-        raise ParameterError(f"step {node.name!r}: iterate_on names no parameter {node.iterate_on!r}")
-    items = values[node.iterate_on]
-    if not isinstance(items, (list, tuple)):
-        raise ParameterError(
-            f"step {node.name!r}: iterate_on parameter {node.iterate_on!r} must be a list, got {type(items).__name__}"
-        )
-    internal = step_log.internal_name
-    branches = [
-        BranchRun(f"{internal}.{key}", node.branch, scope.branch(f"{internal}.{key}", {node.iterate_as: item}))
-        for key, item in zip(iteration_keys(list(items)), items, strict=True)
-    ]
-    _run(branches, context, step_log)
-    failed = _failed(branches)
+def _map(node: MapNode, branches: list[BranchLog], scope: Scope, context: RunContext) -> Merged:
+    failed = [b.internal_name for b in branches if b.status != SUCCESS]
     if failed:
         return FAIL, {}, [f"iteration {failed[0]!r} failed"]
     reducer = _reducer(node)
+    returns = [returns_of(b) for b in branches]
     merged: dict[str, Parameter] = {}
-    names = [n for b in branches for n in sorted(b.scope.returned)]
+    names = [n for returned in returns for n in sorted(returned)]
     for name in dict.fromkeys(names):
-        returned = [b.scope.parameters[name] for b in branches if name in b.scope.returned]
-        merged[name] = _reduce(node, context, scope, name, returned, reducer)
+        values = [returned[name] for returned in returns if name in returned]
+        merged[name] = _reduce(node, context, scope, name, values, reducer)
     return SUCCESS, merged, []
 
 
@@ -180,49 +177,28 @@ def _reduce(
     return json_parameter(name, reduced, node.name)
 
 
-def _conditional(
-    node: ConditionalNode, context: RunContext, scope: Scope, step_log: StepLog
-) -> tuple[str, dict[str, Parameter], list[str]]:
-    values = ParameterValues(scope.parameters, context.catalog, context.run_id, scope.iteration)
-    if node.parameter not in values:
-        raise ParameterError(f"step {node.name!r}: parameter {node.parameter!r} that picks the branch is not set")
-    key = str(values[node.parameter])
-    if key not in node.branches:
-        raise ParameterError(
-            f"step {node.name!r}: no branch for {node.parameter}={key!r}; branches: {', '.join(node.branches)}"
-        )
-    internal = step_log.internal_name
-    (branch,) = branches = [BranchRun(f"{internal}.{key}", node.branches[key], scope.branch(f"{internal}.{key}"))]
-    _run(branches, context, step_log)
+def _conditional(node: ConditionalNode, branches: list[BranchLog], scope: Scope, context: RunContext) -> Merged:
+    (branch,) = branches
+    key = branch.internal_name.rsplit(".", 1)[1]
     if branch.status != SUCCESS:
         return FAIL, {}, [f"branch {key!r} failed"]
-    return SUCCESS, _returns(branch.scope), [f"ran branch {key!r}"]
+    return SUCCESS, dict(sorted(returns_of(branch).items())), [f"ran branch {key!r}"]
 
 
-def _loop(
-    node: LoopNode, context: RunContext, scope: Scope, step_log: StepLog
-) -> tuple[str, dict[str, Parameter], list[str]]:
-    internal = step_log.internal_name
-    parameters = dict(scope.parameters)
-    returned: set[str] = set()
-    for index in range(node.max_iterations):
-        child = Scope(dict(parameters), f"{internal}.{index}", {**scope.iteration, node.index_as: index})
-        (branch,) = branches = [BranchRun(child.prefix, node.branch, child)]
-        _run(branches, context, step_log)
-        parameters = branch.scope.parameters
-        returned |= branch.scope.returned
+def _loop(node: LoopNode, branches: list[BranchLog], scope: Scope, context: RunContext) -> Merged:
+    merged: dict[str, Parameter] = {}
+    for index, branch in enumerate(branches):
         if branch.status != SUCCESS:
             return FAIL, {}, [f"iteration {index} failed"]
-        if node.break_on in parameters and parameters[node.break_on].value is True:
-            return (
-                SUCCESS,
-                {n: parameters[n] for n in sorted(returned)},
-                [f"{node.break_on} after {index + 1} iterations"],
-            )
-    return SUCCESS, {n: parameters[n] for n in sorted(returned)}, [f"max_iterations ({node.max_iterations}) reached"]
+        merged.update(returns_of(branch))
+    merged = dict(sorted(merged.items()))
+    final = {**scope.parameters, **merged}
+    if node.break_on in final and final[node.break_on].value is True:
+        return SUCCESS, merged, [f"{node.break_on} after {len(branches)} iterations"]
+    return SUCCESS, merged, [f"max_iterations ({node.max_iterations}) reached"]
 
 
-_RUNNERS: dict[type, Callable[..., tuple[str, dict[str, Parameter], list[str]]]] = {
+_MERGERS: dict[type, Callable[..., Merged]] = {
     ParallelNode: _parallel,
     MapNode: _map,
     ConditionalNode: _conditional,

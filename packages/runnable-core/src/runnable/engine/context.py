@@ -1,4 +1,4 @@
-"""Everything one run needs, assembled once by :func:`runnable.engine.run.prepare` and passed down."""
+"""Everything one run needs, assembled once by :func:`runnable.engine.prepare.prepare` and passed down."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from runnable.engine.hooks import SILENT, HookRelay
 from runnable.models.config import RunnableConfig
 from runnable.models.graph import Graph
 from runnable.models.parameters import Parameter
-from runnable.models.run_log import CodeIdentity, RunLog, StepLog
+from runnable.models.run_log import CodeIdentity, RunLog
 
 if TYPE_CHECKING:
-    import pluggy
-
     from runnable.engine.tasks import BaseTaskType
     from runnable.services.catalog import BaseCatalog
     from runnable.services.executor import BaseJobExecutor, BasePipelineExecutor
@@ -58,7 +57,6 @@ class RunContext:
     run_log_store: BaseRunLogStore
     secrets: BaseSecretsManager
     tracker: BaseExperimentTracker
-    pm: pluggy.PluginManager
     task_types: dict[str, BaseTaskType]
     # The file the pipeline came from (YAML or .py); executors that run steps elsewhere rebuild the graph from it.
     pipeline_file: str = ""
@@ -66,15 +64,14 @@ class RunContext:
     run_log: RunLog | None = None
     # True for a job: one task, recorded as ``run_log.job``.
     job: bool = False
-    # Mocked runs: step name -> replacement task fields; tasks not named here are skipped (``mocked`` executor).
-    patches: dict[str, dict[str, Any]] | None = None
-    # Retries: internal name -> the step of the original run whose outputs are reused when it succeeded.
-    reuse: dict[str, StepLog] = field(default_factory=dict)
+    # A retry: the failed run whose successful steps this run reuses.
     retry_of: str = ""
     # Current parameters of the run, as the run log keeps them.
     parameters: dict[str, Parameter] = field(default_factory=dict)
-    # Observers registered with the plugin manager for this run only (tracker, console reporter).
+    # Observers the front door adds to the run's tracker (the console reporter of the command that runs it).
     observers: list[Any] = field(default_factory=list)
+    # Calls the lifecycle hooks on the run's observers and the installed plugins: set by the run object.
+    relay: HookRelay = SILENT
 
     @cached_property
     def code_identity(self) -> CodeIdentity:

@@ -2,10 +2,10 @@
 
 With ``enable_parallel: true`` on the local executor and a run log store that supports concurrent writers
 (``chunked-fs``), the branches of the outermost parallel or map step run in forked worker processes, as many
-at a time as there are cores. Each worker writes its step records straight to the store and sends back its
-branch's record and parameters, which the parent merges. Composite steps nested inside such a branch run
-their own branches sequentially in that worker: one level of processes keeps every core busy without
-forking from forked processes.
+at a time as there are cores. Each worker writes its step records straight to the store and sends back only
+its branch's record, which the parent attaches to the composite step before fanning in. Composite steps
+nested inside such a branch run their own branches sequentially in that worker: one level of processes
+keeps every core busy without forking from forked processes.
 """
 
 from __future__ import annotations
@@ -15,41 +15,36 @@ import multiprocessing
 import os
 import sys
 import traceback
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from runnable.engine.context import RunContext, Scope
 from runnable.models.graph import Graph
-from runnable.models.run_log import FAIL, PROCESSING, BranchLog, Status
+from runnable.models.run_log import BranchLog
+
+if TYPE_CHECKING:
+    from runnable.engine.run import Run
 
 logger = logging.getLogger("runnable")
 
+Branch = tuple[str, Graph]  # (the branch's internal name, e.g. "train.lr_0_1"; its graph)
+Walk = Callable[["Run", Graph, str], None]
 
-@dataclass
-class BranchRun:
-    name: str  # the branch's internal name, e.g. "train.lr_0_1"
-    graph: Graph
-    scope: Scope
-    status: Status = PROCESSING
-
-
-BranchResult = tuple[Status, "BranchLog | None", Scope]
-
-# The branches and context of the composite step being fanned out. Workers are forked after this is set,
+# The run, branches and walker of the composite step being fanned out. Workers are forked after this is set,
 # so they inherit it instead of receiving (unpicklable) services, open files and functions through a pipe.
-_FAN_OUT: tuple[list[BranchRun], RunContext] | None = None
+_FAN_OUT: tuple[Run, list[Branch], Walk] | None = None
 _IN_WORKER = False
 
 
-def run_branches(branches: list[BranchRun], context: RunContext) -> list[BranchResult]:
-    from runnable.engine.traversal import traverse
+def run_branches(run: Run, branches: list[Branch], walk: Walk) -> None:
+    if len(branches) > 1 and _parallel_enabled(run):
+        _in_processes(run, branches, walk)
+        return
+    for name, graph in branches:  # in this process: the branch records land in the in-memory run log
+        walk(run, graph, name)
 
-    if len(branches) > 1 and _parallel_enabled(context):
-        return _in_processes(branches, context)
-    # Sequentially, in this process: the branch records are already in the in-memory run log.
-    return [(traverse(b.graph, context, b.scope), None, b.scope) for b in branches]
 
-
-def _parallel_enabled(context: RunContext) -> bool:
+def _parallel_enabled(run: Run) -> bool:
+    context = run.context
     if _IN_WORKER or not getattr(context.executor, "enable_parallel", False):
         return False
     if not context.run_log_store.supports_concurrent_writers:
@@ -65,37 +60,35 @@ def _parallel_enabled(context: RunContext) -> bool:
     return True
 
 
-def _in_processes(branches: list[BranchRun], context: RunContext) -> list[BranchResult]:
+def _in_processes(run: Run, branches: list[Branch], walk: Walk) -> None:
     global _FAN_OUT
-    reporters = [o for o in context.observers if hasattr(o, "pause")]
+    reporters = [o for o in run.observers if hasattr(o, "pause")]
     for reporter in reporters:
         reporter.pause()  # no spinner thread may hold the console's lock while we fork
-    _FAN_OUT = (branches, context)
+    _FAN_OUT = (run, branches, walk)
     workers = min(len(branches), os.cpu_count() or 1)
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return pool.map(_run_in_worker, range(len(branches)), chunksize=1)
+            records = pool.map(_run_in_worker, range(len(branches)), chunksize=1)
     finally:
         _FAN_OUT = None
         for reporter in reporters:
             reporter.resume()
+    assert run.context.run_log is not None
+    for (name, _), record in zip(branches, records, strict=True):
+        composite = run.context.run_log.search_step(name.rsplit(".", 1)[0])
+        composite.branches[name] = record
 
 
-def _run_in_worker(index: int) -> BranchResult:
+def _run_in_worker(index: int) -> BranchLog:
     global _IN_WORKER
-    from runnable.engine.traversal import traverse
-
     _IN_WORKER = True
     assert _FAN_OUT is not None
-    branches, context = _FAN_OUT
-    branch = branches[index]
+    run, branches, walk = _FAN_OUT
+    name, graph = branches[index]
     try:
-        status = traverse(branch.graph, context, branch.scope)
-    except BaseException:  # anything escaping the engine fails this branch, not the whole pool
+        walk(run, graph, name)
+    except BaseException:  # anything escaping the engine fails this branch (it never reaches its success step)
         traceback.print_exc()
-        status = FAIL
-    assert context.run_log is not None
-    composite = context.run_log.search_step(branch.name.rsplit(".", 1)[0])
-    record = composite.branches.get(branch.name)
-    scope = branch.scope
-    return status, record, Scope(scope.parameters, scope.prefix, scope.iteration, scope.returned)
+    assert run.context.run_log is not None
+    return run.context.run_log.search_step(name.rsplit(".", 1)[0]).branches[name]

@@ -1,195 +1,301 @@
-"""The one entry point every front door (SDK, YAML, CLI) uses to run a pipeline.
+"""The run protocol: one object per run and process, driven the same way by every executor.
 
-:func:`prepare` turns a graph and the user's choices (configuration file, parameters file, run id, tag)
-into a :class:`RunContext` with every service instantiated and validated, before anything is written, so a
-bad configuration fails fast and leaves nothing behind. :func:`execute_in_process` is what in-process
-executors call: it creates the run log, walks the graph and always closes the run log, even on Ctrl-C.
+::
+
+    open  ->  ( step | fan_out -> branches -> fan_in )*  ->  close
+
+* :meth:`Run.open` creates the run, or joins it when another process already did (a container of an
+  orchestrator). Only the creator fires ``run_started``.
+* :meth:`Run.step` runs one task, stub or terminal step by its address (``fan.3.train``), checked against the
+  graph and against the branches the enclosing composite's fan-out planned. The pipeline's own success or
+  fail step closes the run.
+* :meth:`Run.fan_out` records a composite step and plans its branches (map items, the conditional's
+  branch, the loop's next round); :meth:`Run.fan_in` merges what they returned and ends the composite.
+* :meth:`Run.close` records the final status and fires ``run_finished``.
+
+The local executor calls these in-process (:mod:`runnable.engine.traversal`); the ``emulator`` executor and
+orchestrators call them through ``runnable execute-step | fan-out | fan-in``, one fresh process each. Nothing
+is carried between calls but the run log store and the catalog, so the two ways give the same run log.
+What a run does with its tasks (run them, mock them, reuse a failed run's successes) is its *policy*.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
-import os
-import random
-from datetime import datetime
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from runnable.config import load_config
+from pydantic import BaseModel, Field
+
+from runnable.engine.composites import merge_branches, plan_branches
 from runnable.engine.context import RunContext, Scope
-from runnable.engine.parameters import initial_parameters
-from runnable.hookspecs import PROJECT
-from runnable.models.graph import Graph
-from runnable.models.run_log import FAIL, PROCESSING, RunLog, Status
-from runnable.plugins import get_registry
-
-RUN_ID_ENV = "RUNNABLE_RUN_ID"
-TAG_ENV = "RUNNABLE_RUN_TAG"
-
-_ADJECTIVES = (
-    "agile bold brave bright calm clever cosmic crisp daring eager fancy gentle happy jolly keen lively lucid "
-    "merry nimble noble online polite proud quiet rapid serene sharp steady swift tidy vivid witty zesty"
-).split()
-_SCIENTISTS = (
-    "babbage bohr curie darwin dijkstra euler faraday feynman franklin gauss hopper hypatia kepler knuth "
-    "lamport lovelace maxwell meitner newton noether pascal planck ramanujan shannon tesla turing wu yalow"
-).split()
+from runnable.engine.hooks import HookRelay
+from runnable.engine.policies import ReuseTasks, RunTasks
+from runnable.engine.prepare import effective_configuration, prepare  # noqa: F401  (prepare: re-exported)
+from runnable.engine.scopes import branch_status, check_iteration, composite_record, find_node, resolve_scope
+from runnable.engine.steps import begin, end, now, one_line_message, record_without_running
+from runnable.errors import AddressError, RunLogNotFoundError, RunnableError
+from runnable.models.graph import BaseNode, CompositeNode, FailNode, TaskNode
+from runnable.models.run_log import FAIL, PROCESSING, SUCCESS, BranchLog, RunLog, Status, StepAttempt, StepLog
+from runnable.plugins import get_plugin_manager
 
 
-def generate_run_id() -> str:
-    """``adjective-scientist-HHMMSS-xxxx``: readable like the original's, unique enough for many runs a second."""
-    stamp = datetime.now().strftime("%H%M%S")
-    return f"{random.choice(_ADJECTIVES)}-{random.choice(_SCIENTISTS)}-{stamp}-{random.getrandbits(16):04x}"
+class PlannedBranch(BaseModel):
+    name: str  # the branch's internal name, the prefix of its steps' addresses: "fan.3"
+    key: str  # the last part of it: "3"
+    iteration: dict[str, Any] = Field(default_factory=dict)  # the values this branch adds (map item, loop round)
 
 
-def prepare(
-    graph: Graph,
-    *,
-    configuration_file: str = "",
-    parameters_file: str = "",
-    run_id: str = "",
-    tag: str = "",
-    pipeline_file: str = "",
-    job: bool = False,
-) -> RunContext:
-    """Everything a run needs, validated before anything is written. ``job`` picks the job executor."""
-    config = load_config(configuration_file)
-    registry = get_registry()
-    services: dict[str, Any] = {}
-    unused = "pipeline-executor" if job else "job-executor"
-    for section, chosen in config.sections.items():
-        if section == unused:
-            continue
-        services[section] = registry.create(section, chosen.type, chosen.config, source=config.source)
-    task_types = {name: registry.get("task-type", name)() for name in registry.names("task-type")}
-    context = RunContext(
-        run_id=run_id or os.environ.get(RUN_ID_ENV, "") or generate_run_id(),
-        tag=tag or os.environ.get(TAG_ENV, ""),
-        graph=graph,
-        config=config,
-        executor=services["job-executor" if job else "pipeline-executor"],
-        catalog=services["catalog"],
-        run_log_store=services["run-log-store"],
-        secrets=services["secrets"],
-        tracker=services["experiment-tracker"],
-        pm=registry.pm,
-        task_types=task_types,
-        pipeline_file=pipeline_file,
-        parameters_file=parameters_file,
-        job=job,
-    )
-    context.parameters = initial_parameters(parameters_file)
-    return context
+class Plan(BaseModel):
+    """What a fan-out decided, as written to the file ``runnable fan-out`` is given."""
+
+    step: str
+    kind: str
+    status: Status = PROCESSING  # FAIL when the composite could not be planned (its message says why)
+    message: str = ""
+    branches: list[PlannedBranch] = Field(default_factory=list)
+    # False only for a loop that planned a round: fan it out again after the round to plan the next one.
+    done: bool = True
+
+    @property
+    def keys(self) -> list[str]:
+        return [b.key for b in self.branches]
 
 
-def effective_configuration(context: RunContext) -> dict[str, Any]:
-    return {
-        context.executor.service_kind: context.executor.masked_config(),
-        "run-log-store": context.run_log_store.masked_config(),
-        "catalog": context.catalog.masked_config(),
-        "secrets": context.secrets.masked_config(),
-        "experiment-tracker": context.tracker.masked_config(),
-        "configuration_file": context.config.source,
-        "pipeline_file": context.pipeline_file,
-        "parameters_file": context.parameters_file,
-    }
+class RunInterrupted(BaseException):
+    """SIGTERM arrived while the run went (raised like KeyboardInterrupt, so nothing swallows it)."""
 
 
-def start_run(context: RunContext) -> RunLog:
-    """Create the run log and register this run's observers."""
-    run_log = RunLog(
-        run_id=context.run_id,
-        tag=context.tag,
-        status=PROCESSING,
-        dag_hash=context.graph.dag_hash(),
-        pipeline_name=context.graph.name,
-        start_time=datetime.now(),
-        initial_parameters=dict(context.parameters),
-        parameters=dict(context.parameters),
-        run_config=effective_configuration(context),
-        original_run_id=context.retry_of,
-    )
-    context.run_log_store.create_run_log(run_log)
-    context.run_log = run_log
-    context.observers = _register_observers(context)
-    context.pm.hook.run_started(run_log=run_log)
-    return run_log
+class Run:
+    """One run of one pipeline, as seen from one process."""
+
+    def __init__(self, context: RunContext, *, policy: RunTasks | None = None) -> None:
+        self.context = context
+        self.observers = [context.tracker, *context.observers]
+        context.relay = HookRelay(get_plugin_manager(), self.observers)
+        self.policy = policy
+        self.closed = False
+        self._top = Scope(context.parameters)
+        self._scopes: dict[str, Scope] = {}
+
+    # --- open and close -------------------------------------------------------------------------------
+
+    def open(self, *, join: bool = False) -> RunLog:
+        """Create the run; with ``join``, take part in it when another process already created it."""
+        context = self.context
+        store = context.run_log_store
+        if join:
+            try:
+                return self._joined(store.get_run_log(context.run_id))
+            except RunLogNotFoundError:
+                pass
+        run_log = RunLog(
+            run_id=context.run_id,
+            tag=context.tag,
+            status=PROCESSING,
+            dag_hash=context.graph.dag_hash(),
+            pipeline_name=context.graph.name,
+            start_time=now(),
+            initial_parameters=dict(context.parameters),
+            parameters=dict(context.parameters),
+            run_config=effective_configuration(context),
+            original_run_id=context.retry_of,
+        )
+        try:
+            store.create_run_log(run_log)
+        except RunnableError:
+            if not join:
+                raise
+            return self._joined(store.get_run_log(context.run_id))  # another process created it just now
+        context.run_log = run_log
+        if self.policy is None:
+            self.policy = self._policy_for(run_log)
+        context.relay.run_started(run_log=run_log)
+        return run_log
+
+    def _joined(self, run_log: RunLog) -> RunLog:
+        context = self.context
+        if run_log.dag_hash and run_log.dag_hash != context.graph.dag_hash():
+            raise RunnableError(
+                f"run {context.run_id!r} was started with another pipeline: its steps differ from "
+                f"{context.pipeline_file or 'this pipeline'}",
+                hint="every step of a run must be given the same pipeline file",
+            )
+        context.run_log = run_log
+        context.parameters.clear()
+        context.parameters.update(run_log.parameters)
+        context.retry_of = run_log.original_run_id
+        if self.policy is None:
+            self.policy = self._policy_for(run_log)
+        return run_log
+
+    def _policy_for(self, run_log: RunLog) -> RunTasks:
+        if not run_log.original_run_id:
+            return RunTasks()
+        return ReuseTasks(self.context.run_log_store.get_run_log(run_log.original_run_id))
+
+    def close(self, status: Status, reason: str = "") -> RunLog:
+        """Record the final status (and, when interrupted, fail the steps still running) and tell observers."""
+        context = self.context
+        run_log = context.run_log
+        assert run_log is not None, "close() before open()"
+        if self.closed:
+            return run_log
+        self.closed = True
+        if reason:
+            for step in run_log.iter_steps():
+                if step.status == PROCESSING:
+                    step.status = FAIL
+                    step.message = reason
+                    for attempt in step.attempts:
+                        if attempt.status == PROCESSING:
+                            attempt.status, attempt.message, attempt.end_time = FAIL, reason, now()
+        run_log.status = status
+        run_log.end_time = now()
+        run_log.parameters = dict(context.parameters)
+        context.run_log_store.finish_run_log(run_log)
+        context.relay.run_finished(run_log=run_log)
+        return run_log
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Open the run; close it whatever happens (a failure, Ctrl-C, SIGTERM) if no terminal step did."""
+        self.open()
+        reason = "the run was interrupted"
+        previous = _on_sigterm()
+        try:
+            yield
+            reason = "the run ended before a terminal step"
+        except KeyboardInterrupt:
+            reason = "interrupted by Ctrl-C (SIGINT)"
+            raise
+        except RunInterrupted:
+            reason = "terminated by SIGTERM"
+            raise
+        except BaseException as error:
+            reason = f"the engine failed: {type(error).__name__}: {error}"
+            raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            if not self.closed:
+                self.close(FAIL, reason)
+
+    # --- steps ----------------------------------------------------------------------------------------
+
+    def scope(self, prefix: str) -> Scope:
+        assert self.context.run_log is not None, "open() the run first"
+        return resolve_scope(self.context.run_log, self.context.graph, prefix, self._top, self._scopes)
+
+    def _address(self, address: str, iteration: dict[str, Any] | None) -> tuple[BaseNode, Scope]:
+        node, prefix = find_node(self.context.graph, address)
+        scope = self.scope(prefix)
+        if iteration:
+            check_iteration(scope, iteration, address)
+        return node, scope
+
+    def step(self, address: str, iteration: dict[str, Any] | None = None) -> StepLog:
+        """Run the task, stub or terminal step at ``address``; the pipeline's own terminal step closes the run."""
+        node, scope = self._address(address, iteration)
+        if isinstance(node, CompositeNode):
+            raise AddressError(f"step {address!r} is a {node.type} step: fan it out and in instead")  # type: ignore[attr-defined]
+        assert self.context.run_log is not None and self.policy is not None
+        record = composite_record(self.context.run_log, address)
+        if record is not None and record.status == SUCCESS:
+            return record  # done already (an orchestrator ran this container twice): run nothing again
+        if isinstance(node, TaskNode):
+            step_log = self.policy.run_task(node, self.context, scope, record)
+        else:
+            start = now()
+            attempt = StepAttempt(start_time=start, end_time=start, status=SUCCESS)
+            step_log = record_without_running(node, self.context, scope, node.type, attempt)  # type: ignore[attr-defined]
+        if node.is_terminal and scope.is_top:
+            self.close(FAIL if isinstance(node, FailNode) else SUCCESS)
+        return step_log
+
+    def fan_out(self, address: str, iteration: dict[str, Any] | None = None) -> Plan:
+        """Record the composite step at ``address`` and plan the branches to run now."""
+        node, scope = self._address(address, iteration)
+        if not isinstance(node, CompositeNode):
+            raise AddressError(f"step {address!r} is not a composite step: run it with execute-step")
+        context = self.context
+        assert context.run_log is not None
+        kind = node.type  # type: ignore[attr-defined]
+        record = composite_record(context.run_log, address)
+        if record is not None and record.status != PROCESSING:
+            raise AddressError(f"step {address!r} was fanned in already (it is {record.status})")
+        if record is None:
+            record = begin(node, context, scope, kind)
+            record.attempts.append(StepAttempt(start_time=now(), status=PROCESSING))
+        elif kind != "loop":  # planned already (an orchestrator retried the fan-out): the same plan again
+            return self._plan(address, kind, record, done=True)
+        try:
+            planned, done = plan_branches(node, record, scope, context)
+        except RunnableError as error:
+            self._end_composite(record, scope, FAIL, {}, [one_line_message(node, error)])
+            return Plan(step=address, kind=kind, status=FAIL, message=record.message)
+        for key, values in planned:
+            name = f"{address}.{key}"
+            record.branches[name] = BranchLog(internal_name=name, status=PROCESSING, iteration=values)
+        context.run_log_store.put_step_log(context.run_id, record)
+        return self._plan(address, kind, record, done=done, only=[f"{address}.{key}" for key, _ in planned])
+
+    @staticmethod
+    def _plan(address: str, kind: str, record: StepLog, *, done: bool, only: list[str] | None = None) -> Plan:
+        names = only if only is not None else list(record.branches)
+        return Plan(
+            step=address,
+            kind=kind,
+            done=done,
+            branches=[
+                PlannedBranch(name=n, key=n.rsplit(".", 1)[1], iteration=record.branches[n].iteration) for n in names
+            ],
+        )
+
+    def fan_in(self, address: str, iteration: dict[str, Any] | None = None) -> StepLog:
+        """Merge what the branches of the composite at ``address`` returned and end it."""
+        node, scope = self._address(address, iteration)
+        if not isinstance(node, CompositeNode):
+            raise AddressError(f"step {address!r} is not a composite step")
+        assert self.context.run_log is not None
+        record = composite_record(self.context.run_log, address)
+        if record is None:
+            raise AddressError(f"step {address!r} was not fanned out in run {self.context.run_id!r}")
+        if record.status != PROCESSING:
+            return record  # fanned in already
+        for branch in record.branches.values():
+            branch.status = branch_status(branch)  # type: ignore[assignment]
+        try:
+            status, merged, notes = merge_branches(node, record, scope, self.context)
+        except RunnableError as error:
+            status, merged, notes = FAIL, {}, [one_line_message(node, error)]
+        for name in record.branches:  # forget the branches' scopes: a 10,000-item map is done with them
+            for cached in [p for p in self._scopes if p == name or p.startswith(name + ".")]:
+                del self._scopes[cached]
+        return self._end_composite(record, scope, status, merged, notes)
+
+    def _end_composite(
+        self, record: StepLog, scope: Scope, status: Status, merged: dict[str, Any], notes: list[str]
+    ) -> StepLog:
+        attempt = record.attempts[-1]
+        attempt.status = status
+        attempt.message = "; ".join(notes)
+        attempt.end_time = now()
+        attempt.output_parameters = merged
+        record.status = status
+        record.message = attempt.message
+        metrics = {name: p.value for name, p in merged.items() if p.kind == "metric"}
+        return end(self.context, scope, record, merged, metrics)
 
 
-def finish_run(context: RunContext, status: Status) -> RunLog:
-    """Close the run log (always called, even on Ctrl-C) and tell the observers."""
-    run_log = context.run_log
-    assert run_log is not None
-    run_log.status = status
-    run_log.end_time = datetime.now()
-    run_log.parameters = dict(context.parameters)
-    context.run_log_store.finish_run_log(run_log)
-    try:
-        context.pm.hook.run_finished(run_log=run_log)
-    finally:
-        for observer in context.observers:
-            context.pm.unregister(observer)
-        context.observers = []
-    return run_log
+def _on_sigterm() -> Any:
+    """While a run goes in the main thread, SIGTERM closes it like Ctrl-C does (run and running step FAIL)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
 
+    def interrupt(signum: int, frame: Any) -> None:
+        raise RunInterrupted()
 
-def execute_in_process(context: RunContext) -> RunLog:
-    """Create the run log, walk the graph here, close the run log whatever happens."""
-    from runnable.engine.traversal import traverse
-
-    start_run(context)
-    status: Status = FAIL
-    try:
-        status = traverse(context.graph, context, Scope(context.parameters))
-    finally:
-        finish_run(context, status)
-    assert context.run_log is not None
-    return context.run_log
-
-
-def execute_job_in_process(context: RunContext) -> RunLog:
-    """Run the context's single task node as a job; its record is ``run_log.job``."""
-    from runnable.engine.steps import run_job_task
-
-    start_run(context)
-    status: Status = FAIL
-    try:
-        status = run_job_task(context).status
-    finally:
-        finish_run(context, status)
-    assert context.run_log is not None
-    return context.run_log
-
-
-def _register_observers(context: RunContext, *, announce: bool = True) -> list[Any]:
-    """The configured tracker and the console reporter observe this run through the lifecycle hooks.
-
-    Only observers that implement a hook are registered: pluggy inspects every attribute of what it
-    registers, which for a pydantic service with no hooks at all (the ``run-log`` tracker) is about 1.5 ms
-    of every run for nothing.
-    """
-    from runnable.reporting import ConsoleReporter
-
-    candidates = [context.tracker, ConsoleReporter(context)] if announce else [context.tracker]
-    observers = [o for o in candidates if _observes(o)]
-    for observer in observers:
-        context.pm.register(observer)
-    return observers
-
-
-_MARKER = f"{PROJECT}_impl"  # the attribute @hookimpl sets on the functions it marks
-
-
-def _observes(observer: Any) -> bool:
-    """Whether registering ``observer`` gives pluggy any hook implementation to find."""
-    own = getattr(observer, "__dict__", {})
-    return _class_observes(type(observer)) or any(hasattr(value, _MARKER) for value in own.values())
-
-
-@functools.cache
-def _class_observes(cls: type) -> bool:
-    for name in dir(cls):
-        value = inspect.getattr_static(cls, name, None)
-        if hasattr(value, _MARKER) or hasattr(getattr(value, "__func__", None), _MARKER):
-            return True
-    return False
+    return signal.signal(signal.SIGTERM, interrupt)

@@ -8,7 +8,7 @@ something in it or the step failed.
 from __future__ import annotations
 
 import traceback
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,14 @@ from runnable.engine.objects import ParameterValues, store_object
 from runnable.engine.parameters import json_parameter, metric_parameter
 from runnable.engine.tasks import TaskResult
 from runnable.errors import RunnableError
-from runnable.models.graph import BaseNode, CompositeNode, StubNode, TaskNode
+from runnable.models.graph import BaseNode, TaskNode
 from runnable.models.parameters import JsonParameter, Parameter
 from runnable.models.run_log import FAIL, PROCESSING, SUCCESS, StepAttempt, StepLog
 
-now = datetime.now
+
+def now() -> datetime:
+    """Run logs hold timezone-aware UTC times: steps recorded by containers in other zones compare correctly."""
+    return datetime.now(timezone.utc)
 
 
 def execution_log_name(internal_name: str, attempt: int = 1) -> str:
@@ -31,8 +34,12 @@ def execution_log_name(internal_name: str, attempt: int = 1) -> str:
     return f"{internal_name}{suffix}.execution.log"
 
 
-def begin(node: BaseNode, context: RunContext, scope: Scope, step_type: str) -> StepLog:
-    """Record that a step started (in memory and in the store) and tell the observers."""
+def begin(node: BaseNode, context: RunContext, scope: Scope, step_type: str, record: StepLog | None = None) -> StepLog:
+    """Record that a step started (in memory and in the store) and tell the observers.
+
+    ``record`` is what this address already holds (a composite step fanned out again, a task an orchestrator
+    runs again after a failed attempt): its attempts and branches are kept.
+    """
     step_log = StepLog(
         name=node.name,
         internal_name=scope.internal_name(node.name),
@@ -40,23 +47,32 @@ def begin(node: BaseNode, context: RunContext, scope: Scope, step_type: str) -> 
         step_type=step_type,
         code_identities=[context.code_identity],
     )
+    if record is not None:
+        step_log.attempts = list(record.attempts)
+        step_log.branches = dict(record.branches)
+        step_log.data_catalog = list(record.data_catalog)
     if not context.job:  # a job's single record is written when the run finishes
         assert context.run_log is not None
         context.run_log.put_step(step_log)
         context.run_log_store.put_step_log(context.run_id, step_log)
-    context.pm.hook.step_started(run_id=context.run_id, step_log=step_log)
+    context.relay.step_started(run_id=context.run_id, step_log=step_log)
     return step_log
 
 
 def end(
     context: RunContext, scope: Scope, step_log: StepLog, new_parameters: dict[str, Parameter], metrics: dict[str, Any]
 ) -> StepLog:
-    """Record how a step ended, make its returns visible to the steps after it, tell the observers."""
+    """Record how a step ended, make its returns visible to the steps after it, tell the observers.
+
+    Only a step that succeeded returns anything to its scope: the same rule a process that reads the run log
+    back applies (:mod:`runnable.engine.scopes`), so in-process and container runs see the same parameters.
+    """
     assert context.run_log is not None
-    if new_parameters:
+    if new_parameters and step_log.status == SUCCESS:
         scope.parameters.update(new_parameters)
         scope.returned.update(new_parameters)
         if scope.is_top:  # branch parameters reach the run when their composite step merges them
+            context.parameters.update(new_parameters)
             context.run_log_store.put_parameters(context.run_id, new_parameters)
     if context.job:
         context.run_log.job = step_log
@@ -64,69 +80,45 @@ def end(
         context.run_log.put_step(step_log)
         context.run_log_store.put_step_log(context.run_id, step_log)
     json_values = {n: p.value for n, p in new_parameters.items() if p.kind == "json"}
-    context.pm.hook.step_finished(run_id=context.run_id, step_log=step_log, parameters=json_values, metrics=metrics)
+    context.relay.step_finished(run_id=context.run_id, step_log=step_log, parameters=json_values, metrics=metrics)
     return step_log
 
 
-def run_terminal_or_stub(node: BaseNode, context: RunContext, scope: Scope) -> StepLog:
-    step_log = begin(node, context, scope, node.type)  # type: ignore[attr-defined]
-    start = now()
-    step_log.attempts.append(StepAttempt(start_time=start, end_time=start, status=SUCCESS))
-    step_log.status = SUCCESS
-    return end(context, scope, step_log, {}, {})
-
-
-def run_job_task(context: RunContext) -> StepLog:
-    """A job is one task node; its record lives in ``run_log.job`` rather than among steps."""
-    node = context.graph.nodes[context.graph.start_at]
-    assert isinstance(node, TaskNode) and context.job
-    return run_task(node, context, Scope(context.parameters), step_type="job")
-
-
-def run_task(node: TaskNode, context: RunContext, scope: Scope, step_type: str = "task") -> StepLog:
-    """Run a task node, up to ``max_attempts`` times until an attempt succeeds."""
-    if context.reuse:
-        previous = context.reuse.get(scope.internal_name(node.name))
-        if previous is not None:
-            return _reuse(node, context, scope, previous)
-    if context.patches is not None:
-        if node.name not in context.patches:
-            return _mock(node, context, scope)
-        node = patched_task(node, context.patches[node.name])
-    step_log = begin(node, context, scope, step_type)
+def run_task(
+    node: TaskNode, context: RunContext, scope: Scope, step_type: str = "task", record: StepLog | None = None
+) -> StepLog:
+    """Run a task node until an attempt succeeds or ``max_attempts`` attempts (counting recorded ones) ran."""
+    step_log = begin(node, context, scope, step_type, record)
     new_parameters: dict[str, Parameter] = {}
     metrics: dict[str, Any] = {}
-    for number in range(1, node.max_attempts + 1):
+    attempt = None
+    for number in range(len(step_log.attempts) + 1, node.max_attempts + 1):
         attempt, new_parameters, metrics = _attempt(node, context, scope, step_log, number)
         if attempt.status == SUCCESS:
             break
+    if attempt is None:  # an orchestrator ran it again although every attempt was used: say so, run nothing
+        attempt = StepAttempt(attempt_number=len(step_log.attempts) + 1, start_time=now(), end_time=now())
+        attempt.message = f"step {node.name!r}: all {node.max_attempts} attempts were used"
+        step_log.attempts.append(attempt)
     step_log.status = attempt.status
     step_log.message = attempt.message
     return end(context, scope, step_log, new_parameters, metrics)
 
 
-def _reuse(node: TaskNode, context: RunContext, scope: Scope, previous: StepLog) -> StepLog:
-    """A retry keeps what a step that succeeded in the original run returned, without running it again."""
-    step_log = begin(node, context, scope, "task")
-    attempt = previous.attempts[-1].model_copy()
+def record_without_running(
+    node: BaseNode, context: RunContext, scope: Scope, step_type: str, attempt: StepAttempt, **fields: Any
+) -> StepLog:
+    """Record a step that succeeded without running anything (stub, terminal step, mocked or reused task)."""
+    step_log = begin(node, context, scope, step_type)
     step_log.attempts.append(attempt)
-    step_log.data_catalog = list(previous.data_catalog)
+    for name, value in fields.items():
+        setattr(step_log, name, value)
     step_log.status = SUCCESS
-    step_log.message = f"reused from run {context.retry_of!r}"
     return end(context, scope, step_log, dict(attempt.output_parameters), dict(attempt.user_defined_metrics))
 
 
-def _mock(node: TaskNode, context: RunContext, scope: Scope) -> StepLog:
-    """The mocked executor walks past tasks it has no patch for: recorded as successful, nothing run."""
-    step_log = begin(node, context, scope, "task")
-    step_log.mock = True
-    start = now()
-    step_log.attempts.append(StepAttempt(start_time=start, end_time=start, status=SUCCESS, message="mocked"))
-    step_log.status = SUCCESS
-    return end(context, scope, step_log, {}, {})
-
-
 def patched_task(node: TaskNode, patch: dict[str, Any]) -> TaskNode:
+    """``node`` with some of its fields replaced (the mocked executor's patches)."""
     fields = node.model_dump(by_alias=True)
     fields.update(patch)
     return TaskNode.model_validate(fields)  # no SDK function: the patched command is what runs
@@ -240,15 +232,3 @@ def _keep_returns(
         else:
             parameters[spec.name] = json_parameter(spec.name, value, node.name)
     return parameters, metrics
-
-
-def run_node(node: BaseNode, context: RunContext, scope: Scope) -> StepLog:
-    if isinstance(node, TaskNode):
-        return run_task(node, context, scope)
-    if isinstance(node, CompositeNode):
-        from runnable.engine.composites import run_composite
-
-        return run_composite(node, context, scope)
-    if isinstance(node, StubNode) or node.is_terminal:
-        return run_terminal_or_stub(node, context, scope)
-    raise NotImplementedError(f"step {node.name!r}: {type(node).__name__} is not supported by this engine")

@@ -1,4 +1,4 @@
-"""The ``local`` executor: every step in this process, in graph order."""
+"""The ``local`` executor: every step in this process, in graph order, over the run protocol."""
 
 from __future__ import annotations
 
@@ -21,9 +21,13 @@ class LocalExecutor(BasePipelineExecutor):
     overrides: dict[str, Any] = Field(default_factory=dict)
 
     def execute_pipeline(self, context: RunContext) -> RunLog:
-        from runnable.engine.run import execute_in_process
+        from runnable.engine.run import Run
+        from runnable.engine.traversal import execute
 
-        return execute_in_process(context)
+        run = Run(context)
+        execute(run)
+        assert context.run_log is not None
+        return context.run_log
 
 
 class LocalJobExecutor(BaseJobExecutor):
@@ -32,6 +36,16 @@ class LocalJobExecutor(BaseJobExecutor):
     service_name: ClassVar[str] = "local"
 
     def execute_job(self, context: RunContext) -> RunLog:
-        from runnable.engine.run import execute_job_in_process
+        from runnable.engine.run import Run
+        from runnable.engine.steps import run_task
+        from runnable.models.graph import TaskNode
+        from runnable.models.run_log import FAIL, SUCCESS
 
-        return execute_job_in_process(context)
+        run = Run(context)
+        node = context.graph.nodes[context.graph.start_at]
+        assert isinstance(node, TaskNode) and context.job
+        with run.running():
+            step_log = run_task(node, context, run.scope(""), step_type="job")
+            run.close(SUCCESS if step_log.status == SUCCESS else FAIL)
+        assert context.run_log is not None
+        return context.run_log

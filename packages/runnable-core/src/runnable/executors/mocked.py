@@ -53,7 +53,9 @@ class MockedExecutor(LocalExecutor):
         return patches
 
     def execute_pipeline(self, context: RunContext) -> RunLog:
-        from runnable.engine.run import execute_in_process
+        from runnable.engine.policies import MockTasks
+        from runnable.engine.run import Run
+        from runnable.engine.traversal import execute
 
         known = task_names(context.graph)
         unknown = sorted(set(self.patches) - known)
@@ -71,8 +73,9 @@ class MockedExecutor(LocalExecutor):
                 raise ConfigurationError(
                     f"pipeline-executor.config.patches.{name}.{key}: {first['msg']} for plugin 'mocked'"
                 ) from None
-        context.patches = self.patches
-        return execute_in_process(context)
+        execute(Run(context, policy=MockTasks(self.patches)))
+        assert context.run_log is not None
+        return context.run_log
 
 
 def _any_task(graph: Graph, name: str) -> TaskNode:

@@ -93,6 +93,8 @@ def walk_steps(steps: dict[str, StepLog]) -> Iterator[StepLog]:
 class BranchLog(BaseModel):
     internal_name: str
     status: Status = CREATED
+    # The values this branch was planned with by its composite's fan-out: the map item, the loop round.
+    iteration: dict[str, Any] = Field(default_factory=dict)
     steps: dict[str, StepLog] = Field(default_factory=dict)
 
 

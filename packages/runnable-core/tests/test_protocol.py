@@ -1,0 +1,224 @@
+"""The run protocol as containers drive it: execute-step, fan-out, fan-in, one call at a time, the run kept in
+the run log store between calls; addresses checked against the graph and the recorded plan."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from core_helpers import run_log, write
+from runnable.defaults.file_system_run_log import FileSystemRunLogStore
+from runnable.entrypoints import execute_step, fan_in, fan_out, find_step, load_graph
+from runnable.errors import AddressError
+
+PIPELINE = """
+dag:
+  start_at: first
+  steps:
+    first:
+      type: task
+      command: tasks_step.first
+      returns: [base]
+      next: fan
+    fan:
+      type: map
+      iterate_on: items
+      iterate_as: item
+      next: last
+      branch:
+        start_at: scale
+        steps:
+          scale: {type: task, command: tasks_step.scale, returns: [scaled], next: shift}
+          shift: {type: task, command: tasks_step.shift, returns: [shifted], next: success}
+    last:
+      type: task
+      command_type: shell
+      command: 'echo "base is $base, shifted is $shifted"'
+      next: success
+"""
+
+PARALLEL = """
+dag:
+  start_at: split
+  steps:
+    split:
+      type: parallel
+      next: after
+      branches:
+        L:
+          start_at: left
+          steps:
+            left: {type: task, command: tasks_step.left, returns: [l], next: success}
+        R:
+          start_at: right
+          steps:
+            right: {type: task, command: tasks_step.right, returns: [r], next: success}
+    after: {type: task, command: tasks_step.after, returns: [total], next: success}
+"""
+
+TASKS = """
+def first(start: int) -> int:
+    return start * 10
+
+
+def scale(base: int, item: int) -> int:
+    return base * item
+
+
+def shift(scaled: int) -> int:
+    return scaled + 1
+
+
+def left() -> int:
+    return 1
+
+
+def right() -> int:
+    return 2
+
+
+def after(l: int, r: int) -> int:
+    return l + r
+"""
+
+
+def cli(scratch, *arguments: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "runnable", *arguments], cwd=scratch, env=env, capture_output=True, text=True
+    )
+
+
+def test_find_step_by_internal_name(scratch):
+    write(scratch / "tasks_step.py", TASKS)
+    write(scratch / "pipeline.yaml", PIPELINE)
+    graph = load_graph("pipeline.yaml")
+    node, prefix = find_step(graph, "fan.7.shift")
+    assert node.name == "shift" and prefix == "fan.7"
+    assert find_step(graph, "first")[1] == ""
+    with pytest.raises(AddressError, match="'fan.7.nope' names no step"):
+        find_step(graph, "fan.7.nope")
+    with pytest.raises(AddressError, match="names branch '7' of 'fan', not a step"):
+        find_step(graph, "fan.7")
+
+
+def test_a_map_run_call_by_call_as_an_orchestrator_would(scratch, monkeypatch):
+    write(scratch / "tasks_step.py", TASKS)
+    write(scratch / "pipeline.yaml", PIPELINE)
+    monkeypatch.setenv("RUNNABLE_PRM_start", "2")
+    monkeypatch.setenv("RUNNABLE_PRM_items", "[3, 5]")
+    assert execute_step("pipeline.yaml", "first", run_id="c").status == "SUCCESS"
+    monkeypatch.delenv("RUNNABLE_PRM_start")
+    monkeypatch.delenv("RUNNABLE_PRM_items")
+    plan = fan_out("pipeline.yaml", "fan", run_id="c")
+    assert [(b.name, b.iteration) for b in plan.branches] == [("fan.3", {"item": 3}), ("fan.5", {"item": 5})]
+    assert plan.done
+    for key in plan.keys:
+        # a branch step sees the run's parameters, its planned item and what its branch returned before it
+        assert execute_step("pipeline.yaml", f"fan.{key}.scale", run_id="c").status == "SUCCESS"
+        execute_step("pipeline.yaml", f"fan.{key}.shift", run_id="c")
+        execute_step("pipeline.yaml", f"fan.{key}.success", run_id="c")
+    merged = fan_in("pipeline.yaml", "fan", run_id="c")
+    assert merged.status == "SUCCESS"
+    assert merged.attempts[-1].output_parameters["shifted"].value == [61, 101]
+
+    done = cli(scratch, "execute-step", "pipeline.yaml", "last", "--run-id", "c")
+    assert done.returncode == 0, done.stderr
+    assert cli(scratch, "execute-step", "pipeline.yaml", "success", "--run-id", "c").returncode == 0
+    final = run_log(scratch, "c")
+    assert final["status"] == "SUCCESS"
+    assert final["steps"]["fan"]["status"] == "SUCCESS"
+    assert final["parameters"]["shifted"]["value"] == [61, 101]
+    assert final["initial_parameters"]["start"]["value"] == 2
+    assert final["steps"]["fan"]["branches"]["fan.5"]["steps"]["fan.5.shift"]["status"] == "SUCCESS"
+    output = (scratch / ".catalog" / "c" / "last.execution.log").read_text()
+    assert "base is 20, shifted is [61, 101]" in output
+
+
+def test_parallel_branches_merge_before_the_next_step(scratch):
+    """The issue's case: branches run one at a time; their returns reach the step after the composite."""
+    write(scratch / "tasks_step.py", TASKS)
+    write(scratch / "pipeline.yaml", PARALLEL)
+    plan = fan_out("pipeline.yaml", "split", run_id="p")
+    assert plan.keys == ["L", "R"]
+    for address in ("split.L.left", "split.L.success", "split.R.right", "split.R.success"):
+        assert execute_step("pipeline.yaml", address, run_id="p").status == "SUCCESS"
+    assert fan_in("pipeline.yaml", "split", run_id="p").status == "SUCCESS"
+    assert execute_step("pipeline.yaml", "after", run_id="p").attempts[-1].output_parameters["total"].value == 3
+    execute_step("pipeline.yaml", "success", run_id="p")
+    final = run_log(scratch, "p")
+    assert final["status"] == "SUCCESS" and final["steps"]["split"]["status"] == "SUCCESS"
+    assert final["parameters"]["total"]["value"] == 3
+
+
+def test_a_branch_that_did_not_finish_fails_its_composite(scratch):
+    write(scratch / "tasks_step.py", TASKS)
+    write(scratch / "pipeline.yaml", PARALLEL)
+    fan_out("pipeline.yaml", "split", run_id="q")
+    execute_step("pipeline.yaml", "split.L.left", run_id="q")
+    execute_step("pipeline.yaml", "split.L.success", run_id="q")
+    execute_step("pipeline.yaml", "split.R.fail", run_id="q")
+    merged = fan_in("pipeline.yaml", "split", run_id="q")
+    assert merged.status == "FAIL" and "split.R" in merged.message
+
+
+def test_addresses_outside_the_plan_are_refused(scratch, monkeypatch):
+    write(scratch / "tasks_step.py", TASKS)
+    write(scratch / "pipeline.yaml", PIPELINE)
+    monkeypatch.setenv("RUNNABLE_PRM_start", "2")
+    monkeypatch.setenv("RUNNABLE_PRM_items", "[3, 5]")
+    execute_step("pipeline.yaml", "first", run_id="a")
+    with pytest.raises(AddressError, match="step 'fan' did not plan it"):
+        execute_step("pipeline.yaml", "fan.3.scale", run_id="a")  # before the fan-out
+    fan_out("pipeline.yaml", "fan", run_id="a")
+    with pytest.raises(AddressError, match="no branch 'fan.999'"):
+        execute_step("pipeline.yaml", "fan.999.scale", run_id="a", iteration={"item": 5})
+    with pytest.raises(AddressError, match="item=4 was not planned"):
+        execute_step("pipeline.yaml", "fan.3.scale", run_id="a", iteration={"item": 4})
+    done = cli(scratch, "execute-step", "pipeline.yaml", "fan.999.scale", "--run-id", "a")
+    assert done.returncode == 2 and "no branch 'fan.999'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) <= 2  # the error and its hint
+    assert list(FileSystemRunLogStore().get_run_log("a").steps["fan"].branches) == ["fan.3", "fan.5"]
+
+
+def test_exit_statuses(scratch, monkeypatch):
+    write(scratch / "tasks_step.py", TASKS)
+    write(scratch / "pipeline.yaml", PIPELINE)
+    failed = cli(scratch, "execute-step", "pipeline.yaml", "first", "--run-id", "bad")
+    assert failed.returncode == 1
+    assert "argument 'start' of tasks_step.first has no parameter of that name" in failed.stderr
+    assert cli(scratch, "execute-step", "pipeline.yaml", "nope", "--run-id", "bad").returncode == 2
+    assert cli(scratch, "fan-out", "pipeline.yaml", "first", "--run-id", "bad").returncode == 2
+    plan = cli(scratch, "fan-out", "pipeline.yaml", "fan", "--run-id", "bad", "--plan-file", "plan.json")
+    assert plan.returncode == 1  # no parameter 'items': the map cannot be planned, the run log says why
+    assert json.loads((scratch / "plan.json").read_text())["status"] == "FAIL"
+    assert "iterate_on names no parameter 'items'" in FileSystemRunLogStore().get_run_log("bad").steps["fan"].message
+    write(scratch / "blocked", "a file where the run log folder should be")
+    write(scratch / "config.yaml", "run-log-store: {type: file-system, config: {log_folder: blocked/runs}}")
+    unreachable = cli(scratch, "execute-step", "pipeline.yaml", "first", "--run-id", "x", "-c", "config.yaml")
+    assert unreachable.returncode == 3, unreachable.stderr
+
+
+def test_the_terminal_step_closes_the_run(scratch, monkeypatch):
+    write(scratch / "tasks_step.py", TASKS)
+    write(scratch / "pipeline.yaml", PIPELINE)
+    monkeypatch.setenv("RUNNABLE_PRM_start", "1")
+    execute_step("pipeline.yaml", "first", run_id="t")
+    assert execute_step("pipeline.yaml", "success", run_id="t").status == "SUCCESS"
+    closed = run_log(scratch, "t")
+    assert closed["status"] == "SUCCESS" and closed["end_time"]
+    assert closed["end_time"].endswith("Z") or "+00:00" in closed["end_time"]  # timezone-aware UTC
+    assert closed["parameters"]["base"]["value"] == 10 and "first" in closed["steps"]
+    assert not (scratch / ".run_log_store" / "t.journal").exists()
+
+
+def test_a_succeeded_step_run_again_runs_nothing(scratch, monkeypatch):
+    write(scratch / "tasks_step.py", TASKS)
+    write(scratch / "pipeline.yaml", PIPELINE)
+    monkeypatch.setenv("RUNNABLE_PRM_start", "1")
+    first = execute_step("pipeline.yaml", "first", run_id="twice")
+    again = execute_step("pipeline.yaml", "first", run_id="twice")
+    assert again.attempts == first.attempts and len(again.attempts) == 1
