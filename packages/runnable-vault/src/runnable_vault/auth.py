@@ -108,7 +108,7 @@ class TokenAuth(_Model):
         return Lease(ttl=float(data.get("ttl") or 0), renewable=bool(data.get("renewable")))
 
     def describe(self) -> str:
-        return f"token auth (token from {self.token.describe()})"
+        return f"a token from {self.token.describe()}"
 
 
 class AppRoleAuth(_Model):
@@ -128,7 +128,7 @@ class AppRoleAuth(_Model):
         return Lease.from_auth(response)
 
     def describe(self) -> str:
-        return f"AppRole login at auth/{self.mount_point}"
+        return f"AppRole at auth/{self.mount_point}"
 
 
 class KubernetesAuth(_Model):
@@ -148,7 +148,7 @@ class KubernetesAuth(_Model):
         return Lease.from_auth(response)
 
     def describe(self) -> str:
-        return f"Kubernetes login as role {self.role!r} at auth/{self.mount_point}"
+        return f"Kubernetes role {self.role!r} at auth/{self.mount_point}"
 
 
 Auth = TokenAuth | AppRoleAuth | KubernetesAuth

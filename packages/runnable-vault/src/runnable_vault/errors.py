@@ -21,7 +21,7 @@ def server_errors(name: str, url: str, doing: str) -> Iterator[None]:
     import hvac.exceptions
     import requests.exceptions
 
-    where = f"secret {name!r}: secrets manager 'vault' could not {doing} at {url}"
+    where = f"secret {name!r}: secrets manager 'vault' at {url} could not {doing}"
     try:
         yield
     except RunnableError:

@@ -124,19 +124,19 @@ class VaultSecrets(BaseSecretsManager):
     def _login(self, name: str, client: hvac.Client) -> Lease:
         import hvac.exceptions
 
-        with server_errors(name, self.url, f"log in ({self.auth.describe()})"):
+        with server_errors(name, self.url, f"log in with {self.auth.describe()}"):
             try:
                 return self.auth.login(client)
-            except (hvac.exceptions.Forbidden, hvac.exceptions.InvalidRequest, hvac.exceptions.Unauthorized):
+            except (hvac.exceptions.Forbidden, hvac.exceptions.InvalidRequest, hvac.exceptions.Unauthorized) as error:
+                why = "permission denied" if isinstance(error, hvac.exceptions.Forbidden) else "invalid credentials"
                 raise SecretNotFoundError(
-                    f"secret {name!r}: secrets manager 'vault' at {self.url}: login refused "
-                    f"(permission denied) for {self.auth.describe()}"
-                    + (f" in namespace {self.namespace!r}" if self.namespace else ""),
+                    f"secret {name!r}: secrets manager 'vault' at {self.url}: login refused ({why}) "
+                    f"with {self.auth.describe()}" + (f" in namespace {self.namespace!r}" if self.namespace else ""),
                     hint="check the credential is valid and not expired, and the auth method's role",
                 ) from None
             except hvac.exceptions.InvalidPath:
                 raise SecretNotFoundError(
-                    f"secret {name!r}: secrets manager 'vault' at {self.url}: no such auth method for "
+                    f"secret {name!r}: secrets manager 'vault' at {self.url}: no auth method for "
                     f"{self.auth.describe()}",
                     hint="enable the auth method, or set auth.mount_point to where it is mounted",
                 ) from None
