@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 from pydantic import ValidationError
-from vault_kubernetes_standin import KubernetesStandIn
-from vault_server import BaoServer, approle, kubernetes_role, read_policy
-
 from runnable.errors import ConfigurationError, SecretNotFoundError
 from runnable_vault.manager import VaultSecrets
+from vault_kubernetes_standin import KubernetesStandIn
+from vault_server import BaoServer, approle, kubernetes_role, read_policy
 
 
 def one_line(error: pytest.ExceptionInfo[Exception]) -> str:

@@ -9,11 +9,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from vault_kubernetes_standin import KubernetesStandIn
-from vault_server import BaoServer, approle, kubernetes_role, read_policy
-
 from runnable.testing import SecretsManagerSuite
 from runnable_vault.manager import VaultSecrets
+from vault_kubernetes_standin import KubernetesStandIn
+from vault_server import BaoServer, approle, kubernetes_role, read_policy
 
 
 @pytest.fixture

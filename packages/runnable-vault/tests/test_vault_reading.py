@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from vault_server import BaoServer, read_policy
-
 from runnable.errors import SecretNotFoundError
 from runnable_vault.manager import VaultSecrets
 from runnable_vault.names import SecretRef, parse
+from vault_server import BaoServer, read_policy
 
 
 def one_line(error: pytest.ExceptionInfo[Exception]) -> str:

@@ -11,10 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+from runnable.errors import SecretNotFoundError
 from vault_kubernetes_standin import KubernetesStandIn
 from vault_server import BaoServer, approle, kubernetes_role, read_policy
-
-from runnable.errors import SecretNotFoundError
 
 
 @pytest.fixture
@@ -97,7 +96,9 @@ def test_kubernetes_logs_in_again_past_the_max_ttl(
     role = kubernetes_role(openbao, "pipelines", "long-runner", policy, ttl="2s", max_ttl="2s")
     (tmp_path / "token").write_text(kubernetes.issue("pipelines", "long-runner"))
     reviews = kubernetes.reviews
-    manager = openbao.manager(path=base, auth={"method": "kubernetes", "role": role, "token_file": str(tmp_path / "token")})
+    manager = openbao.manager(
+        path=base, auth={"method": "kubernetes", "role": role, "token_file": str(tmp_path / "token")}
+    )
     assert manager.get("FIRST") == "first-value"
     time.sleep(2.5)
     assert manager.get(second) == "second-value"

@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from vault_server import ROOT_TOKEN, BaoServer, unique
-
 from runnable.errors import ConfigurationError, SecretNotFoundError
 from runnable_vault.manager import VaultSecrets
+from vault_server import ROOT_TOKEN, BaoServer, unique
 
 
 @pytest.fixture(autouse=True)
@@ -84,9 +83,7 @@ def test_a_secret_missing_in_the_namespace_names_it(openbao: BaoServer, namespac
     assert repr(namespace) in str(raised.value) and "no secret at" in str(raised.value)
 
 
-def test_approle_login_inside_a_namespace(
-    openbao: BaoServer, namespace: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_approle_login_inside_a_namespace(openbao: BaoServer, namespace: str, monkeypatch: pytest.MonkeyPatch) -> None:
     admin = openbao.client(namespace=namespace)
     admin.sys.enable_auth_method("approle")
     path = openbao.put({"API_KEY": "namespaced-approle"}, namespace=namespace)

@@ -94,9 +94,7 @@ class KubernetesStandIn:
             "kubernetes.io/serviceaccount/service-account.uid": account.uid,
             "kubernetes.io/serviceaccount/secret.name": f"{name}-token",
         }
-        token = ".".join(
-            [_b64(json.dumps(header).encode()), _b64(json.dumps(claims).encode()), _b64(os.urandom(256))]
-        )
+        token = ".".join([_b64(json.dumps(header).encode()), _b64(json.dumps(claims).encode()), _b64(os.urandom(256))])
         self._issued[token] = account
         return token
 

@@ -22,7 +22,6 @@ from typing import Any
 import hvac
 import pytest
 import requests
-
 from runnable_vault.manager import VaultSecrets
 
 ROOT_TOKEN = "runnable-test-root"

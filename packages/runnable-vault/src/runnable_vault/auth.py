@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from runnable.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -149,6 +148,3 @@ class KubernetesAuth(_Model):
 
     def describe(self) -> str:
         return f"Kubernetes role {self.role!r} at auth/{self.mount_point}"
-
-
-Auth = TokenAuth | AppRoleAuth | KubernetesAuth

@@ -17,9 +17,9 @@ import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import ConfigDict, Field, PrivateAttr
-
 from runnable.errors import ConfigurationError, SecretNotFoundError
 from runnable.services.secrets import BaseSecretsManager
+
 from runnable_vault.auth import AppRoleAuth, KubernetesAuth, Lease, TokenAuth
 from runnable_vault.errors import server_errors
 from runnable_vault.names import SecretRef, parse
@@ -91,7 +91,7 @@ class VaultSecrets(BaseSecretsManager):
                     raise SecretNotFoundError(
                         f"secret {name!r}: secrets manager 'vault': permission denied reading "
                         f"{ref.where(self.mount)} with {self.auth.describe()}",
-                        hint=f"grant the token's policy: path \"{self.mount}/data/{ref.path}\" "
+                        hint=f'grant the token\'s policy: path "{self.mount}/data/{ref.path}" '
                         '{ capabilities = ["read"] }',
                     ) from None
                 return dict(response["data"]["data"] or {})
