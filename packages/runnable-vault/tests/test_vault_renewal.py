@@ -29,14 +29,14 @@ def test_a_renewable_token_is_renewed_and_outlives_its_ttl(
     openbao: BaoServer, three_secrets: tuple[str, str, str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base, second, third, policy = three_secrets
-    created = openbao.client().auth.token.create(policies=[policy], ttl="3s", explicit_max_ttl="60s", renewable=True)
+    created = openbao.client().auth.token.create(policies=[policy], ttl="4s", explicit_max_ttl="60s", renewable=True)
     token = created["auth"]["client_token"]
     monkeypatch.setenv("VAULT_TOKEN", token)
     manager = openbao.manager(path=base)
     assert manager.get("FIRST") == "first-value"
-    time.sleep(2.2)  # past 2/3 of the TTL: the next read renews first
+    time.sleep(3.0)  # past 2/3 of the TTL (and 1 s before its end): the next read renews first
     assert manager.get(second) == "second-value"
-    time.sleep(2.2)  # 4.4 s after creation: without the renewal the token would have expired at 3 s
+    time.sleep(3.0)  # 6 s after creation: without the renewal the token would have expired at 4 s
     assert manager.get(third) == "third-value"
     assert openbao.client().auth.token.lookup(token)["data"]["last_renewal_time"], "renewed, not replaced"
 
