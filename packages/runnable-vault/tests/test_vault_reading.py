@@ -63,9 +63,11 @@ def test_versions_sub_paths_and_aliases(openbao: BaoServer) -> None:
 
 
 @pytest.mark.usefixtures("root_token")
-def test_non_string_values_are_returned_as_text(openbao: BaoServer) -> None:
-    path = openbao.put({"PORT": 5432})
-    assert openbao.manager(path=path).get("PORT") == "5432"
+def test_non_string_values_are_returned_as_json_text(openbao: BaoServer) -> None:
+    path = openbao.put({"PORT": 5432, "HOSTS": ["db-1", "db-2"]})
+    manager = openbao.manager(path=path)
+    assert manager.get("PORT") == "5432"
+    assert manager.get("HOSTS") == '["db-1", "db-2"]'
 
 
 @pytest.mark.usefixtures("root_token")

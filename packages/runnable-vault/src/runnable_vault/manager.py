@@ -12,6 +12,7 @@ a fresh login, in case the token was revoked or expired early; refused again, it
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -64,7 +65,7 @@ class VaultSecrets(BaseSecretsManager):
                 hint=f"add the key to the secret, or name one of its keys (bao kv get {self.mount}/{ref.path})",
             )
         value = data[ref.key]
-        return value if isinstance(value, str) else str(value)
+        return value if isinstance(value, str) else json.dumps(value)  # KV values may be any JSON
 
     # --- reading ------------------------------------------------------------------------------------------
 
@@ -81,8 +82,7 @@ class VaultSecrets(BaseSecretsManager):
                     )
                 except hvac.exceptions.InvalidPath:
                     raise SecretNotFoundError(
-                        f"secret {name!r} not found by secrets manager 'vault': no secret at {ref.where(self.mount)}"
-                        + (f" in namespace {self.namespace!r}" if self.namespace else ""),
+                        f"secret {name!r} not found by secrets manager 'vault': no secret at {self._place(ref)}",
                         hint=f"write it (bao kv put {self.mount}/{ref.path} ...) or fix config.path / the name",
                     ) from None
                 except hvac.exceptions.Forbidden:
@@ -90,12 +90,16 @@ class VaultSecrets(BaseSecretsManager):
                         continue  # perhaps the token expired or was revoked: log in again and retry once
                     raise SecretNotFoundError(
                         f"secret {name!r}: secrets manager 'vault': permission denied reading "
-                        f"{ref.where(self.mount)} with {self.auth.describe()}",
+                        f"{self._place(ref)} with {self.auth.describe()}",
                         hint=f'grant the token\'s policy: path "{self.mount}/data/{ref.path}" '
                         '{ capabilities = ["read"] }',
                     ) from None
                 return dict(response["data"]["data"] or {})
         raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _place(self, ref: SecretRef) -> str:
+        where = ref.where(self.mount)
+        return f"{where} in namespace {self.namespace!r}" if self.namespace else where
 
     # --- the client and its token -------------------------------------------------------------------------
 
