@@ -192,9 +192,12 @@ def test_exit_statuses(scratch, monkeypatch):
     assert "argument 'start' of tasks_step.first has no parameter of that name" in failed.stderr
     assert cli(scratch, "execute-step", "pipeline.yaml", "nope", "--run-id", "bad").returncode == 2
     assert cli(scratch, "fan-out", "pipeline.yaml", "first", "--run-id", "bad").returncode == 2
-    plan = cli(scratch, "fan-out", "pipeline.yaml", "fan", "--run-id", "bad", "--plan-file", "plan.json")
+    plan = cli(
+        scratch, "fan-out", "pipeline.yaml", "fan", "--run-id", "bad", "--plan-file", "plan.json", "--keys-file", "k"
+    )
     assert plan.returncode == 1  # no parameter 'items': the map cannot be planned, the run log says why
     assert json.loads((scratch / "plan.json").read_text())["status"] == "FAIL"
+    assert json.loads((scratch / "k").read_text()) == []
     assert "iterate_on names no parameter 'items'" in FileSystemRunLogStore().get_run_log("bad").steps["fan"].message
     write(scratch / "blocked", "a file where the run log folder should be")
     write(scratch / "config.yaml", "run-log-store: {type: file-system, config: {log_folder: blocked/runs}}")

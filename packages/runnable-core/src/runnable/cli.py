@@ -357,6 +357,10 @@ def fan_out(
     plan_file: Annotated[
         Path | None, typer.Option("--plan-file", "-o", help="Write the plan (JSON) here; stdout carries logs.")
     ] = None,
+    keys_file: Annotated[
+        Path | None,
+        typer.Option("--keys-file", help="Also write the planned branch keys alone, a JSON list (Argo's withParam)."),
+    ] = None,
     config: ConfigOption = None,
     parameters: ParametersOption = None,
     tag: TagOption = None,
@@ -394,6 +398,9 @@ def fan_out(
     else:
         plan_file.parent.mkdir(parents=True, exist_ok=True)
         plan_file.write_text(body)
+    if keys_file is not None:
+        keys_file.parent.mkdir(parents=True, exist_ok=True)
+        keys_file.write_text(json.dumps(plan.keys))
     if plan.status == "FAIL":
         raise _fail(TaskFailedError(f"{file}: step {step!r}: {plan.message}"))
     raise typer.Exit(0)
