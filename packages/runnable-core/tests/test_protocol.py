@@ -225,3 +225,66 @@ def test_a_succeeded_step_run_again_runs_nothing(scratch, monkeypatch):
     first = execute_step("pipeline.yaml", "first", run_id="twice")
     again = execute_step("pipeline.yaml", "first", run_id="twice")
     assert again.attempts == first.attempts and len(again.attempts) == 1
+
+
+THREADED = """
+dag:
+  start_at: nap
+  steps:
+    nap: {type: task, command: tasks_threads.nap, returns: [slept], next: again}
+    again: {type: task, command: tasks_threads.nap, returns: [slept], next: success}
+"""
+
+
+def test_two_runs_in_two_threads_see_only_their_own_events(scratch):
+    import threading
+    from typing import Any, ClassVar
+
+    from pydantic import PrivateAttr
+    from runnable.engine.prepare import prepare
+    from runnable.hookspecs import hookimpl
+    from runnable.services.tracking import BaseExperimentTracker
+
+    class Recorder(BaseExperimentTracker):
+        service_name: ClassVar[str] = "recorder"
+        _events: list = PrivateAttr(default_factory=list)
+
+        @hookimpl
+        def run_started(self, run_log: Any) -> None:
+            self._events.append((run_log.run_id, "started"))
+
+        @hookimpl
+        def step_finished(self, run_id: str, step_log: Any) -> None:
+            self._events.append((run_id, step_log.internal_name))
+
+        @hookimpl
+        def run_finished(self, run_log: Any) -> None:
+            self._events.append((run_log.run_id, run_log.status))
+
+    write(scratch / "tasks_threads.py", "import time\n\ndef nap():\n    time.sleep(0.2)\n    return 1\n")
+    write(scratch / "pipeline.yaml", THREADED)
+    graph = load_graph("pipeline.yaml")
+    trackers = {run_id: Recorder() for run_id in ("one", "two")}
+    barrier = threading.Barrier(2)
+    results: dict[str, str] = {}
+
+    def run(run_id: str) -> None:
+        context = prepare(graph, run_id=run_id, pipeline_file="pipeline.yaml")
+        context.tracker = trackers[run_id]
+        barrier.wait()
+        results[run_id] = context.executor.execute_pipeline(context).status
+
+    threads = [threading.Thread(target=run, args=(run_id,)) for run_id in trackers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert results == {"one": "SUCCESS", "two": "SUCCESS"}
+    for run_id, tracker in trackers.items():
+        assert tracker._events == [
+            (run_id, "started"),
+            (run_id, "nap"),
+            (run_id, "again"),
+            (run_id, "success"),
+            (run_id, "SUCCESS"),
+        ]
