@@ -417,3 +417,35 @@ def test_a_distribution_shadowed_on_sys_path_is_loaded_once(tmp_path, monkeypatc
     catalogs = [impl for impl in registry.all() if impl.kind == "catalog" and impl.name == "file-system"]
     assert [(impl.plugin, impl.version) for impl in catalogs] == [("core", "9.9.9")]
     assert registry.get("catalog", "file-system").__name__ == "FileSystemCatalog"
+
+
+def test_a_misspelt_hook_in_a_plugin_is_an_error_naming_it(tmp_path, monkeypatch, fresh_plugins):
+    from runnable.errors import RunnableError
+
+    info = tmp_path / "runnable_typo-0.0.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: runnable-typo\nVersion: 0.0.2\n")
+    (info / "entry_points.txt").write_text("[runnable]\ntypo = runnable_typo_plugin\n")
+    (tmp_path / "runnable_typo_plugin.py").write_text(
+        "from runnable.hookspecs import hookimpl\n\n\n@hookimpl\ndef step_finnished(run_id, step_log):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(RunnableError) as raised:
+        fresh_plugins.get_registry()
+    message = str(raised.value)
+    assert message.startswith("plugin 'typo' (runnable-typo 0.0.2): ")
+    assert "step_finnished" in message and "\n" not in message
+
+
+def test_a_misspelt_hook_on_a_tracker_is_an_error_naming_it():
+    from runnable.engine.hooks import HookRelay
+    from runnable.errors import ConfigurationError
+    from runnable.hookspecs import hookimpl
+
+    class Tracker:
+        @hookimpl
+        def run_finish(self, run_log):  # run_finished
+            pass
+
+    with pytest.raises(ConfigurationError, match=r"Tracker.run_finish: @hookimpl names no runnable hook"):
+        HookRelay(None, [Tracker()])
