@@ -195,6 +195,31 @@ def test_loop_stops_at_max_iterations_and_shell_sees_the_index(scratch):
     assert "round 1" in (scratch / ".catalog" / "l2" / "spin.1.say.execution.log").read_text()
 
 
+def never_stop() -> tuple[int, bool]:
+    import os
+
+    return int(os.environ.get("counter", "-1")), False
+
+
+def test_loop_index_reaches_python_tasks_as_an_environment_variable_and_max_iterations_counts_rounds(scratch):
+    """As in the original runnable's max-iterations example: max_iterations=3 runs rounds 0, 1 and 2, and a
+    python task reads the round from the environment variable named by index_as."""
+    log = Pipeline(
+        steps=[
+            Loop(
+                name="max_iter_loop",
+                max_iterations=3,
+                break_on="should_stop",
+                index_as="counter",
+                branch=_branch(PythonTask(name="never_stop", function=never_stop, returns=["counter", "should_stop"])),
+            )
+        ]
+    ).execute(run_id="l3")
+    assert log.parameters["counter"].value == 2 and log.parameters["should_stop"].value is False
+    rounds = log.steps["max_iter_loop"].branches
+    assert list(rounds) == ["max_iter_loop.0", "max_iter_loop.1", "max_iter_loop.2"]
+
+
 def test_a_failing_branch_fails_the_composite_and_follows_on_failure(scratch):
     def boom(x: int):
         if x == 2:

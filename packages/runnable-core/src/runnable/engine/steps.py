@@ -7,6 +7,7 @@ something in it or the step failed.
 
 from __future__ import annotations
 
+import json
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
@@ -147,7 +148,7 @@ def _attempt(
         task_type = context.task_types[node.command_type]
         with capture_output(redact) as buffer:
             try:
-                with environment(secrets):
+                with environment({**_iteration_environment(scope), **secrets}):
                     task_type.run(node, context, values, secrets, result)
             except RunnableError:
                 raise
@@ -182,6 +183,14 @@ def _attempt(
 
 
 _ENGINE = str(Path(__file__).resolve().parents[1])
+
+
+def _iteration_environment(scope: Scope) -> dict[str, str]:
+    """The values of the enclosing loops and maps as environment variables too (``index_as``, ``iterate_as``):
+    the original runnable gives a loop's index to every task that way, python tasks included."""
+    if not scope.iteration:
+        return {}
+    return {name: v if isinstance(v, str) else json.dumps(v) for name, v in scope.iteration.items()}
 
 
 def _print_user_traceback(error: BaseException) -> None:
