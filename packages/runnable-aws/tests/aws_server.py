@@ -52,20 +52,24 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_moto(env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``moto_server`` on a free port of 127.0.0.1 and wait until it answers (at most 60 s)."""
+def start_moto(log: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``moto_server`` on a free port of 127.0.0.1 and wait until it answers (at most 60 s).
+
+    Its output goes to the file ``log``: it logs every request, and a pipe nobody reads would fill up and stop it.
+    """
     port = _free_port()
-    process = subprocess.Popen(
-        [_moto_server_binary(), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **(env or {})},
-    )
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [_moto_server_binary(), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
-            error = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            error = log.read_text(errors="replace")
             pytest.fail(f"moto_server exited with {process.returncode}: {error[-2000:]}", pytrace=False)
         try:
             with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
@@ -84,8 +88,6 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-    if process.stderr:
-        process.stderr.close()
 
 
 @dataclass

@@ -15,10 +15,10 @@ from aws_server import BUCKET, CREDENTIALS, Aws, start_moto, stop
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     saved = {key: os.environ.get(key) for key in CREDENTIALS}
     os.environ.update(CREDENTIALS)
-    process, endpoint = start_moto()
+    process, endpoint = start_moto(tmp_path_factory.mktemp("moto") / "moto_server.log")
     try:
         yield endpoint
     finally:

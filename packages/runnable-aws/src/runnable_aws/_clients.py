@@ -61,8 +61,8 @@ class AwsSettings(BaseModel):
         variable = f"AWS_ENDPOINT_URL_{_ENV_SUFFIX.get(service, service.upper())}"
         return os.environ.get(variable) or os.environ.get("AWS_ENDPOINT_URL") or f"AWS {service} (default endpoint)"
 
-    def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of ``boto3.session.Session(...).client`` for these settings."""
+    def client_kwargs(self, pool: int = 10) -> dict[str, Any]:
+        """Keyword arguments of ``boto3.session.Session(...).client`` for these settings (``pool`` connections)."""
         from botocore.config import Config
 
         return {
@@ -72,6 +72,7 @@ class AwsSettings(BaseModel):
                 connect_timeout=self.connect_timeout,
                 read_timeout=self.read_timeout,
                 retries={"max_attempts": self.max_attempts, "mode": "standard"},
+                max_pool_connections=max(pool, 10),
             ),
         }
 
@@ -87,11 +88,11 @@ class AwsSettings(BaseModel):
             kwargs["profile_name"] = self.profile
         return kwargs
 
-    def make_client(self, service: str) -> Any:
+    def make_client(self, service: str, pool: int = 10) -> Any:
         import boto3
 
         session = boto3.session.Session(**self.session_kwargs())
-        return session.client(service, **self.client_kwargs())  # type: ignore[call-overload]
+        return session.client(service, **self.client_kwargs(pool))  # type: ignore[call-overload]
 
 
 class PerProcess:

@@ -69,8 +69,8 @@ class S3RunLogStore(AwsSettings, BaseRunLogStore):
 
     bucket: str = Field(min_length=3)
     prefix: str = "run-logs"
-    # Objects read at once when a run is read back (``runs show`` of a run in progress).
-    read_concurrency: int = Field(default=16, ge=1)
+    # Objects read at once when a run in progress is read back (``runs show``, a retry).
+    read_concurrency: int = Field(default=8, ge=1, le=64)
 
     _clients: PerProcess = PrivateAttr(default_factory=PerProcess)
 
@@ -78,7 +78,7 @@ class S3RunLogStore(AwsSettings, BaseRunLogStore):
 
     @property
     def _s3(self) -> Any:
-        return self._clients.get("s3", lambda: self.make_client("s3"))
+        return self._clients.get("s3", lambda: self.make_client("s3", pool=self.read_concurrency))
 
     def _key(self, *parts: str) -> str:
         return "/".join(p.strip("/") for p in (self.prefix, *parts) if p.strip("/"))
@@ -147,15 +147,17 @@ class S3RunLogStore(AwsSettings, BaseRunLogStore):
                 self._s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
 
     def get_run_log(self, run_id: str) -> RunLog:
+        # Increments are write-once objects under names never reused, so this process keeps those it has read:
+        # reading a running run again (``runs show`` polling, a busy reader) fetches only the new ones.
+        known: dict[str, bytes | None] = self._clients.get("increments", dict).setdefault(run_id, {})
         with self._errors(f"reading run {run_id!r}"):
             # Increments before the header: if the run finishes in between, the header read is the final record,
             # which holds everything; the other way round, a finish in between would delete them under us.
             keys = sorted(self._list(self._key("runs", run_id, "log") + "/"))
-            if keys:
-                with ThreadPoolExecutor(max_workers=min(self.read_concurrency, len(keys))) as pool:
-                    increments = list(zip(keys, pool.map(self._get, keys)))
-            else:
-                increments = []
+            new = [key for key in keys if key not in known]
+            if new:
+                with ThreadPoolExecutor(max_workers=min(self.read_concurrency, len(new))) as pool:
+                    known.update(zip(new, pool.map(self._get, new)))
             header = self._get(self._key("runs", run_id, HEADER))
         if header is None:
             raise RunLogNotFoundError(
@@ -163,8 +165,10 @@ class S3RunLogStore(AwsSettings, BaseRunLogStore):
                 hint="`runnable runs list` shows the runs this store holds",
             )
         run_log = RunLog.model_validate_json(header)
-        if run_log.status not in (SUCCESS, FAIL):
-            _replay(run_log, increments)
+        if run_log.status in (SUCCESS, FAIL):
+            self._clients.get("increments", dict).pop(run_id, None)  # the final record holds them all
+        else:
+            _replay(run_log, [(key, known[key]) for key in keys])
         return run_log
 
     def list_run_ids(self) -> list[str]:

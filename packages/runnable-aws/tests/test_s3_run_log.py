@@ -1,0 +1,73 @@
+"""The S3 run log store against a real S3 server: the conformance suite (with concurrent writers) and its layout."""
+
+from __future__ import annotations
+
+import pytest
+from aws_server import Aws
+from runnable.errors import RunLogNotFoundError, RunnableError
+from runnable.models.run_log import RunLog, StepLog
+from runnable.testing import RunLogStoreSuite, rebuilt
+
+from runnable_aws.s3_run_log import S3RunLogStore
+
+
+class TestS3RunLogStore(RunLogStoreSuite):
+    @pytest.fixture
+    def run_log_store(self, aws: Aws) -> S3RunLogStore:
+        return S3RunLogStore(**aws.settings(prefix="suite/runs"))
+
+
+def _keys(aws: Aws, prefix: str) -> list[str]:
+    answer = aws.client("s3").list_objects_v2(Bucket=aws.bucket, Prefix=prefix)
+    return [item["Key"] for item in answer.get("Contents", [])]
+
+
+def test_each_increment_is_one_new_object_and_finishing_compacts_them(aws: Aws) -> None:
+    store = S3RunLogStore(**aws.settings())
+    run = RunLog(run_id="r1", status="PROCESSING")
+    store.create_run_log(run)
+    step = StepLog(name="a", internal_name="a", status="PROCESSING")
+    store.put_step_log("r1", step)
+    store.put_step_log("r1", step.model_copy(update={"status": "SUCCESS"}))
+    increments = _keys(aws, "run-logs/runs/r1/log/")
+    assert len(increments) == 2 and all("-step-a.json" in key for key in increments)
+    header = aws.client("s3").get_object(Bucket=aws.bucket, Key="run-logs/runs/r1/RunLog.json")["Body"].read()
+    assert RunLog.model_validate_json(header).steps == {}, "a step never rewrites the run's record"
+
+    run.put_step(step.model_copy(update={"status": "SUCCESS"}))
+    run.status = "SUCCESS"
+    store.finish_run_log(run)
+    assert _keys(aws, "run-logs/runs/r1/log/") == []
+    assert store.get_run_log("r1").steps["a"].status == "SUCCESS"
+
+
+def test_creating_a_run_id_is_a_conditional_write(aws: Aws) -> None:
+    """Two containers creating the same run id: S3 itself lets one win (If-None-Match: *)."""
+    first, second = S3RunLogStore(**aws.settings()), S3RunLogStore(**aws.settings())
+    first.create_run_log(RunLog(run_id="same", tag="first"))
+    with pytest.raises(RunnableError, match="a run with id 'same' already exists in s3://runnable-test/run-logs"):
+        second.create_run_log(RunLog(run_id="same", tag="second"))
+    assert second.get_run_log("same").tag == "first"
+    assert second.list_run_ids() == ["same"]
+
+
+def test_a_crashed_run_reads_back_with_every_acknowledged_increment(aws: Aws) -> None:
+    """The writer dies without finishing: another process still reads the run, as far as it went."""
+    store = S3RunLogStore(**aws.settings())
+    store.create_run_log(RunLog(run_id="crashed", status="PROCESSING"))
+    store.put_step_log("crashed", StepLog(name="a", internal_name="a", status="SUCCESS"))
+    store.put_step_log("crashed", StepLog(name="b", internal_name="b", status="PROCESSING"))
+    # a torn upload cannot exist on S3; an unrelated object in the folder is ignored
+    aws.client("s3").put_object(Bucket=aws.bucket, Key="run-logs/runs/crashed/notes.txt", Body=b"x")
+    reader = rebuilt(store)
+    run = reader.get_run_log("crashed")
+    assert run.status == "PROCESSING" and {k: s.status for k, s in run.steps.items()} == {
+        "a": "SUCCESS",
+        "b": "PROCESSING",
+    }
+
+
+def test_a_missing_run_names_the_run_and_the_place(aws: Aws) -> None:
+    store = S3RunLogStore(**aws.settings(prefix="team/runs"))
+    with pytest.raises(RunLogNotFoundError, match="'nope' in s3://runnable-test/team/runs/runs"):
+        store.get_run_log("nope")
