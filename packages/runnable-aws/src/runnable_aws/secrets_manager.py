@@ -16,6 +16,7 @@ environment; no error message carries a value.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, ClassVar
 
 from pydantic import Field, PrivateAttr
@@ -25,6 +26,23 @@ from runnable.services.secrets import BaseSecretsManager
 from runnable_aws._clients import AwsSettings, PerProcess, aws_errors
 
 KEY_SEPARATOR = "#"
+
+
+class _NoSecretBodies(logging.Filter):
+    """Drops botocore's DEBUG record of a response body carrying a secret value.
+
+    botocore logs every response body at DEBUG (``botocore.parsers``), so ``--log-level DEBUG`` would print the
+    values of ``GetSecretValue`` answers. Only those records are dropped; every other debug record stays.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Response body"):
+            return True
+        body = repr(record.args)
+        return "SecretString" not in body and "SecretBinary" not in body
+
+
+_FILTER = _NoSecretBodies()
 
 
 class AwsSecretsManager(AwsSettings, BaseSecretsManager):
@@ -67,6 +85,7 @@ class AwsSecretsManager(AwsSettings, BaseSecretsManager):
         return selected if isinstance(selected, str) else json.dumps(selected)
 
     def _fetch(self, name: str, secret_id: str, where: str) -> str:
+        logging.getLogger("botocore.parsers").addFilter(_FILTER)  # idempotent: a filter is added once
         client = self._clients.get("secretsmanager", lambda: self.make_client("secretsmanager"))
         with aws_errors(
             RunnableError,
