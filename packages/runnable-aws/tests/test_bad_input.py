@@ -14,7 +14,6 @@ import pytest
 from aws_server import Aws, start_moto, stop
 from runnable.errors import CatalogError, RunnableError, SecretNotFoundError
 from runnable.models.run_log import RunLog
-
 from runnable_aws.s3_catalog import S3Catalog
 from runnable_aws.s3_run_log import S3RunLogStore
 from runnable_aws.secrets_manager import AwsSecretsManager
@@ -104,7 +103,8 @@ def test_a_wrong_endpoint_is_named(closed_port_endpoint: str, tmp_path: Path, mo
 
 def test_the_cli_prints_one_line_for_a_wrong_endpoint(closed_port_endpoint: str, tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(
-        f"run-log-store: {{type: s3, config: {{bucket: b-b-b, endpoint_url: '{closed_port_endpoint}', max_attempts: 1}}}}\n"
+        "run-log-store: {type: s3, config: {bucket: b-b-b, max_attempts: 1, "
+        f"endpoint_url: '{closed_port_endpoint}'}}}}\n"
     )
     done = subprocess.run(
         [sys.executable, "-m", "runnable", "runs", "list", "-c", "config.yaml"],
@@ -129,7 +129,9 @@ def test_denied_access_is_named(strict_endpoint: str, tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("1\n")
     with pytest.raises(CatalogError) as raised:
         S3Catalog(bucket="locked-bucket", endpoint_url=strict_endpoint).put("r1", "a.csv", tmp_path)
-    assert _one_line(raised.value).startswith(f"S3 catalog: access denied to bucket 'locked-bucket' at {strict_endpoint}")
+    assert _one_line(raised.value).startswith(
+        f"S3 catalog: access denied to bucket 'locked-bucket' at {strict_endpoint}"
+    )
     assert "IAM policy" in raised.value.hint
     with pytest.raises(RunnableError) as raised:
         S3RunLogStore(bucket="locked-bucket", endpoint_url=strict_endpoint).get_run_log("r1")

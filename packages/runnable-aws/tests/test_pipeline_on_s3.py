@@ -18,7 +18,7 @@ from runnable.models.run_log import RunLog
 
 ITEMS = 6
 
-PIPELINE = '''
+PIPELINE = """
 import os
 from pathlib import Path
 
@@ -54,7 +54,7 @@ def main():
     ])
     pipeline.execute()
     return pipeline
-'''
+"""
 
 CONFIG = """
 pipeline-executor: {type: local, config: {enable_parallel: true}}

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from aws_server import Aws
 from runnable.testing import CatalogSuite
-
 from runnable_aws.s3_catalog import S3Catalog
 
 

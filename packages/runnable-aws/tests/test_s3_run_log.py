@@ -7,7 +7,6 @@ from aws_server import Aws
 from runnable.errors import RunLogNotFoundError, RunnableError
 from runnable.models.run_log import RunLog, StepLog
 from runnable.testing import RunLogStoreSuite, rebuilt
-
 from runnable_aws.s3_run_log import S3RunLogStore
 
 

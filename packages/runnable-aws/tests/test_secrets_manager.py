@@ -8,7 +8,6 @@ import pytest
 from aws_server import Aws
 from runnable.errors import SecretNotFoundError
 from runnable.testing import SecretsManagerSuite
-
 from runnable_aws.secrets_manager import AwsSecretsManager
 
 # Distinctive values (the suite searches everything persisted and printed for them).

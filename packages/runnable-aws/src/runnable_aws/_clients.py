@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr
-
 from runnable.errors import RunnableError
 
 # Error codes AWS answers when the caller may not do what it asked (unknown key, wrong secret, IAM policy).

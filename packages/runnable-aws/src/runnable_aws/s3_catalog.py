@@ -23,9 +23,9 @@ from contextlib import contextmanager
 from typing import IO, Any, ClassVar
 
 from pydantic import Field, PrivateAttr
-
 from runnable.errors import CatalogError
 from runnable.services.catalog import BaseCatalog
+
 from runnable_aws._clients import AwsSettings, PerProcess, aws_errors
 
 MIB = 1024 * 1024

@@ -28,7 +28,6 @@ so this does not happen in runnable's own executors.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -37,11 +36,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from pydantic import Field, PrivateAttr, TypeAdapter
-
 from runnable.errors import RunLogNotFoundError, RunnableError
 from runnable.models.parameters import Parameter
 from runnable.models.run_log import FAIL, SUCCESS, RunLog, StepLog
 from runnable.services.run_log_store import BaseRunLogStore
+
 from runnable_aws._clients import AwsSettings, PerProcess, aws_errors
 
 HEADER = "RunLog.json"
@@ -84,10 +83,14 @@ class S3RunLogStore(AwsSettings, BaseRunLogStore):
         return "/".join(p.strip("/") for p in (self.prefix, *parts) if p.strip("/"))
 
     def _errors(self, what: str) -> Any:
-        return aws_errors(RunnableError, what=f"S3 run log store: {what}", settings=self, service="s3", bucket=self.bucket)
+        return aws_errors(
+            RunnableError, what=f"S3 run log store: {what}", settings=self, service="s3", bucket=self.bucket
+        )
 
     def _put(self, key: str, body: str, **conditions: str) -> None:
-        self._s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode(), ContentType="application/json", **conditions)
+        self._s3.put_object(
+            Bucket=self.bucket, Key=key, Body=body.encode(), ContentType="application/json", **conditions
+        )
 
     def _get(self, key: str) -> bytes | None:
         """The object's bytes, or None if there is no such object."""
@@ -116,7 +119,10 @@ class S3RunLogStore(AwsSettings, BaseRunLogStore):
                 self._put(self._key("runs", run_id, HEADER), run_log.model_dump_json(indent=2), IfNoneMatch="*")
             except ClientError as failure:
                 # 412: the run exists; 409: another writer is creating it at this very moment.
-                if failure.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                if failure.response.get("Error", {}).get("Code") not in (
+                    "PreconditionFailed",
+                    "ConditionalRequestConflict",
+                ):
                     raise
                 raise RunnableError(
                     f"run log store: a run with id {run_id!r} already exists in s3://{self.bucket}/{self._key('runs')}",
@@ -157,7 +163,7 @@ class S3RunLogStore(AwsSettings, BaseRunLogStore):
             new = [key for key in keys if key not in known]
             if new:
                 with ThreadPoolExecutor(max_workers=min(self.read_concurrency, len(new))) as pool:
-                    known.update(zip(new, pool.map(self._get, new)))
+                    known.update(zip(new, pool.map(self._get, new), strict=True))
             header = self._get(self._key("runs", run_id, HEADER))
         if header is None:
             raise RunLogNotFoundError(

@@ -20,9 +20,9 @@ import logging
 from typing import Any, ClassVar
 
 from pydantic import Field, PrivateAttr
-
 from runnable.errors import RunnableError, SecretNotFoundError
 from runnable.services.secrets import BaseSecretsManager
+
 from runnable_aws._clients import AwsSettings, PerProcess, aws_errors
 
 KEY_SEPARATOR = "#"
