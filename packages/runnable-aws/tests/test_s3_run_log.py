@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from aws_server import Aws
 from runnable.errors import RunLogNotFoundError, RunnableError
@@ -70,3 +75,31 @@ def test_a_missing_run_names_the_run_and_the_place(aws: Aws) -> None:
     store = S3RunLogStore(**aws.settings(prefix="team/runs"))
     with pytest.raises(RunLogNotFoundError, match="'nope' in s3://runnable-test/team/runs/runs"):
         store.get_run_log("nope")
+
+
+def test_runs_show_and_list_read_a_run_that_never_finished(aws: Aws, tmp_path: Path) -> None:
+    """A run whose process died mid-way, read by the CLI in a fresh process from nothing but the config file."""
+    store = S3RunLogStore(**aws.settings(prefix="team"))
+    store.create_run_log(RunLog(run_id="died", status="PROCESSING", pipeline_name="nightly"))
+    store.put_step_log("died", StepLog(name="extract", internal_name="extract", status="SUCCESS"))
+    store.put_step_log("died", StepLog(name="load", internal_name="load", status="PROCESSING"))
+    (tmp_path / "config.yaml").write_text(
+        f"run-log-store: {{type: s3, config: {{bucket: {aws.bucket}, prefix: team, endpoint_url: '{aws.endpoint}'}}}}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}
+
+    def runnable(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "runnable", *args, "-c", "config.yaml"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    shown = RunLog.model_validate_json(runnable("runs", "show", "died", "--json"))
+    assert shown.status == "PROCESSING" and {k: s.status for k, s in shown.steps.items()} == {
+        "extract": "SUCCESS",
+        "load": "PROCESSING",
+    }
+    listed = runnable("runs", "list")
+    assert "died" in listed and "PROCESSING" in listed and "nightly" in listed
