@@ -144,3 +144,13 @@ def test_denied_access_is_named(strict_endpoint: str, tmp_path: Path) -> None:
     assert _one_line(raised.value).startswith(
         f"secrets manager 'aws-secrets-manager': reading secret 'API_TOKEN': access denied to {strict_endpoint}"
     )
+
+
+def test_a_config_without_a_bucket_says_so(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("run-log-store: {type: s3, config: {prefix: runs}}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "runnable", "runs", "list", "-c", "config.yaml"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "config.yaml: run-log-store.config.bucket: missing required key for plugin 's3'" in done.stderr
