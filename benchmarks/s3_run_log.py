@@ -7,7 +7,7 @@ Three measurements, each next to a baseline that does the same S3 or disk work w
   record is one PUT; the difference is what the store adds (naming, serialising, error handling).
 * **reads**: ``get_run_log`` of a run in progress with N steps, by a new reader (one LIST and N+1 GETs, 8 at a
   time) and by the same reader again (cached: one LIST and one GET); and of the finished run (LIST + GET).
-  A process's first request also builds its boto3 client; that is timed apart (a ``list_RUN_IDs``).
+  A process's first request also builds its boto3 client; that is timed apart (a ``list_run_ids``).
 * **pipeline**: a chain of N python steps (W1 of ``run.py``) with ``run-log-store: s3`` against the same chain
   with the default ``file-system`` store: the difference per step is what keeping the run on S3 costs a step.
 
@@ -114,7 +114,7 @@ def measure_store(endpoint: str, steps: int, repeats: int) -> dict[str, Any]:
     writes, plain, setup, cold, warm, finished = [], [], [], [], [], []
     for _ in range(repeats):
         store = S3RunLogStore(bucket=BUCKET, endpoint_url=endpoint, prefix=f"bench-{uuid.uuid4().hex[:6]}")
-        store.create_run_log(RunLog(RUN_ID=RUN_ID, status="PROCESSING"))
+        store.create_run_log(RunLog(run_id=RUN_ID, status="PROCESSING"))
 
         def write(store: S3RunLogStore = store) -> None:
             for record in records:
@@ -127,7 +127,7 @@ def measure_store(endpoint: str, steps: int, repeats: int) -> dict[str, Any]:
         writes.append(timed(write))
         plain.append(timed(put_plain))
         reader = S3RunLogStore.model_validate(store.model_dump(round_trip=True))
-        setup.append(timed(reader.list_RUN_IDs))  # a process's first request also builds its boto3 client
+        setup.append(timed(reader.list_run_ids))  # a process's first request also builds its boto3 client
         cold.append(timed(lambda reader=reader: reader.get_run_log(RUN_ID)))
         warm.append(timed(lambda reader=reader: reader.get_run_log(RUN_ID)))
         final = reader.get_run_log(RUN_ID)
@@ -135,7 +135,7 @@ def measure_store(endpoint: str, steps: int, repeats: int) -> dict[str, Any]:
         final.status = "SUCCESS"
         store.finish_run_log(final)
         other = S3RunLogStore.model_validate(store.model_dump(round_trip=True))
-        other.list_RUN_IDs()
+        other.list_run_ids()
         finished.append(timed(lambda other=other: other.get_run_log(RUN_ID)))
     median = statistics.median
     return {
