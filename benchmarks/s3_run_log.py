@@ -13,8 +13,7 @@ Three measurements, each next to a baseline that does the same S3 or disk work w
 
 The server is moto's (``moto_server``, from ``pip install 'moto[server]'``; ``RUNNABLE_AWS_MOTO_SERVER`` names
 another executable), on 127.0.0.1: a request costs what a local Python server costs, not what S3 costs across
-a network (S3 adds about 10-30 ms per PUT from inside AWS). Read the results as request counts times the
-latency of your S3.
+a network. Read the results as request counts times the latency of your S3.
 
     python benchmarks/s3_run_log.py                 # about a minute; prints a markdown table
     python benchmarks/s3_run_log.py --steps 20 100 --repeats 3 --json /tmp/s3.json
