@@ -51,14 +51,16 @@ def _read(workdir: Path) -> RunLog:
     return FileSystemRunLogStore(log_folder=str(workdir / ".run_log_store")).get_run_log("parity")
 
 
-def both(tmp_path: Path, files: dict[str, str], pipeline: str, cwd: str = ".") -> tuple[dict[str, Any], str]:
+def both(
+    tmp_path: Path, files: dict[str, str], pipeline: str, cwd: str = ".", *render_options: str
+) -> tuple[dict[str, Any], str]:
     """The shape of a local run and of an interpreted Argo run of the pipeline; the workflow's phase."""
     local = _prepare(tmp_path / "local", files, cwd)
     command = [sys.executable, "-m", "runnable", "execute", pipeline, "--run-id", "parity"]
     done = subprocess.run(command, cwd=local, env=clean_env(**PARAMETERS), capture_output=True, text=True)
     assert done.returncode in (0, 1), done.stdout + done.stderr
     argo = _prepare(tmp_path / "argo", files, cwd)
-    render(argo, pipeline, MINIMAL)
+    render(argo, pipeline, MINIMAL, *render_options)
     rendered = {"workflow.yaml": (argo / "workflow.yaml").read_text()}
     interpreter = run_files(rendered, argo, uid="parity", env=clean_env(**PARAMETERS))
     local_shape, argo_shape = shape(_read(local)), shape(_read(argo))
@@ -86,16 +88,20 @@ def test_a_step_failing_without_on_failure_fails_the_run_and_the_workflow(tmp_pa
     assert "never" not in local["steps"] and local["steps"]["fail"][0] == "SUCCESS"
 
 
+# `runnable render` reads no parameters file from a Python pipeline's execute() call: it is given on the command line.
+QUICKSTART_PARAMETERS = ("--parameters", "examples/quickstart/parameters.yaml")
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize(
-    ("pipeline", "cwd"),
+    ("pipeline", "cwd", "options"),
     [
-        ("examples/quickstart/pipeline.py", "."),
-        ("examples/composites/pipeline.py", "."),
-        ("hello.py", "examples/docs"),
-        ("hello.yaml", "examples/docs"),
+        ("examples/quickstart/pipeline.py", ".", QUICKSTART_PARAMETERS),
+        ("examples/composites/pipeline.py", ".", ()),
+        ("hello.py", "examples/docs", ()),
+        ("hello.yaml", "examples/docs", ()),
     ],
 )
-def test_every_example(tmp_path: Path, pipeline: str, cwd: str) -> None:
-    local, phase = both(tmp_path, {}, pipeline, cwd)
+def test_every_example(tmp_path: Path, pipeline: str, cwd: str, options: tuple[str, ...]) -> None:
+    local, phase = both(tmp_path, {}, pipeline, cwd, *options)
     assert local["status"] == "SUCCESS" and phase == "Succeeded"
