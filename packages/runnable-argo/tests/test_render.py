@@ -181,7 +181,7 @@ def test_bad_configuration_is_a_one_line_error(tmp_path: Path, config: str, mess
 
 def test_secrets_are_referenced_never_rendered(tmp_path: Path) -> None:
     canary = "canary-7f3c9e1d-never-in-a-manifest"
-    pipeline = "dag:\n  start_at: a\n  steps:\n    step_up: {type: task, command: tasks_argo.setup, secrets: [API_TOKEN, DB_PASSWORD], next: success}\n"
+    pipeline = "dag:\n  start_at: step_up\n  steps:\n    step_up: {type: task, command: tasks_argo.setup, secrets: [API_TOKEN, DB_PASSWORD], next: success}\n"
     (tmp_path / "tasks_argo.py").write_text(TASKS)
     (tmp_path / "p.yaml").write_text(pipeline)
     (tmp_path / "argo.yaml").write_text(FULL)
