@@ -45,6 +45,7 @@ pipeline-executor:
     volumes: [{name: runs, claim_name: runnable-runs, mount_path: /mnt/runs}]
     overrides:
       step_up: {image: registry.example.com/gpu:1.0, resources: {limits: {nvidia.com/gpu: 1}}, node_selector: {gpu: "yes"}}
+run-log-store: {type: chunked-fs, config: {log_folder: /mnt/runs/run-logs}}
 """
 
 
@@ -177,6 +178,18 @@ def test_bad_configuration_is_a_one_line_error(tmp_path: Path, config: str, mess
     error = [line for line in done.stderr.splitlines() if line.startswith("error")]
     assert len(error) == 1 and message in error[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_branches_run_one_at_a_time_unless_the_store_takes_concurrent_writers(render_in, tmp_path: Path) -> None:
+    files = {"tasks_argo.py": TASKS, "p.yaml": ALL_KINDS}
+    assert render_in(files, "p.yaml")["spec"]["parallelism"] == 1
+    assert "parallelism" not in render_in(files, "p.yaml", MINIMAL + "run-log-store: {type: chunked-fs}\n")["spec"]
+    assert "parallelism" not in render_in({"p.yaml": FAILING}, "p.yaml")["spec"]  # no branches
+    (tmp_path / "p.yaml").write_text(ALL_KINDS)
+    (tmp_path / "argo.yaml").write_text(MINIMAL.replace("}}", ", parallelism: 4}}"))
+    command = [sys.executable, "-m", "runnable", "render", "p.yaml", "-c", "argo.yaml"]
+    done = subprocess.run(command, cwd=tmp_path, env=clean_env(), capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "concurrent writers" in done.stderr, done.stderr
 
 
 def test_secrets_are_referenced_never_rendered(tmp_path: Path) -> None:

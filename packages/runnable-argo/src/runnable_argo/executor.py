@@ -21,7 +21,7 @@ import yaml
 from pydantic import Field
 
 from runnable.errors import ConfigurationError
-from runnable.models.graph import BaseNode, CompositeNode, Graph, TaskNode
+from runnable.models.graph import BaseNode, CompositeNode, Graph, MapNode, ParallelNode, TaskNode
 from runnable.services.executor import BaseRenderingExecutor
 from runnable_argo.config import (
     PersistentVolume,
@@ -150,7 +150,7 @@ class ArgoExecutor(BaseRenderingExecutor):
 
         builder = TemplateBuilder(graph, step_template, (EXECUTE, FAN_OUT, FAN_IN))
         dags = builder.build()
-        spec = self._spec([*dags, *generic, *variants.values()])
+        spec = self._spec([*dags, *generic, *variants.values()], self._parallelism(steps, context))
         prefix = dns_label(self.name or Path(pipeline_file).stem, limit=50)
         metadata: dict[str, Any] = {}
         if self.namespace:
@@ -173,7 +173,7 @@ class ArgoExecutor(BaseRenderingExecutor):
         named = {"generateName": f"{prefix}-"} if self.kind == "Workflow" else {"name": prefix}
         return {"apiVersion": API_VERSION, "kind": self.kind, "metadata": {**named, **metadata}, "spec": spec}
 
-    def _spec(self, templates: list[dict[str, Any]]) -> dict[str, Any]:
+    def _spec(self, templates: list[dict[str, Any]], parallelism: int | None) -> dict[str, Any]:
         spec: dict[str, Any] = {"entrypoint": templates[0]["name"]}
         if self.service_account:
             spec["serviceAccountName"] = self.service_account
@@ -183,8 +183,8 @@ class ArgoExecutor(BaseRenderingExecutor):
             spec["nodeSelector"] = dict(self.node_selector)
         if self.tolerations:
             spec["tolerations"] = [t.render() for t in self.tolerations]
-        if self.parallelism:
-            spec["parallelism"] = self.parallelism
+        if parallelism:
+            spec["parallelism"] = parallelism
         if self.active_deadline_seconds:
             spec["activeDeadlineSeconds"] = self.active_deadline_seconds
         if self.ttl and self.ttl.render():
@@ -257,6 +257,21 @@ class ArgoExecutor(BaseRenderingExecutor):
         """Env var ``name`` read from a Kubernetes secret: the manifest names the secret, never its value."""
         reference = self.secrets.get(name) or SecretReference(secret=self.kubernetes_secret, key=name)
         return {"name": name, "valueFrom": {"secretKeyRef": {"name": reference.secret, "key": reference.key}}}
+
+    def _parallelism(self, steps: list[BaseNode], context: RunContext) -> int | None:
+        """Argo runs the branches of parallel and map steps at the same time, their containers writing the run
+        log together, which only a store for concurrent writers (chunked-fs) survives. With another store the
+        workflow runs one pod at a time (``parallelism: 1``), and asking for more is an error."""
+        branching = any(isinstance(node, (ParallelNode, MapNode)) for node in steps)
+        if not branching or context.run_log_store.supports_concurrent_writers:
+            return self.parallelism
+        if self.parallelism not in (None, 1):
+            raise ConfigurationError(
+                f"pipeline-executor 'argo': parallelism {self.parallelism} runs branches at the same time, and "
+                f"run-log-store {context.run_log_store.service_name!r} does not take concurrent writers",
+                hint="use run-log-store: {type: chunked-fs} on a shared volume, or leave parallelism out",
+            )
+        return 1
 
     def _check_overrides(self, steps: list[BaseNode], context: RunContext) -> None:
         tasks = {node.name for node in steps if isinstance(node, TaskNode)}
