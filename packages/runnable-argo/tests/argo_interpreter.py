@@ -191,7 +191,8 @@ class Interpreter:
                 phases.append(SKIPPED)
                 continue
             arguments = {
-                p["name"]: self.substitute(str(p["value"]), here) for p in task.get("arguments", {}).get("parameters", [])
+                p["name"]: self.substitute(str(p["value"]), here)
+                for p in task.get("arguments", {}).get("parameters", [])
             }
             last = self.template(task["template"], arguments, depth + 1)
             phases.append(last.phase)
@@ -208,7 +209,9 @@ class Interpreter:
         scope = {f"inputs.parameters.{k}": v for k, v in inputs.items()}
         argv = [self.substitute(str(a), scope) for a in [*container.get("command", []), *container.get("args", [])]]
         if not container.get("command"):
-            raise ManifestError(f"template {template['name']!r}: no explicit command (the image's entrypoint is unknown)")
+            raise ManifestError(
+                f"template {template['name']!r}: no explicit command (the image's entrypoint is unknown)"
+            )
         env = dict(self.env if self.env is not None else os.environ)
         for variable in container.get("env", []):
             if "value" in variable:

@@ -16,7 +16,6 @@ import pytest
 import yaml
 from argo_interpreter import run_files
 from runnable.testing import RenderingExecutorSuite, StepCommand
-
 from runnable_argo import ArgoExecutor
 
 
@@ -36,7 +35,9 @@ def argo_commands(files: dict[str, str]) -> list[StepCommand]:
                 if "execute-step" not in argv:
                     continue
                 given = {p["name"]: p["value"] for p in task.get("arguments", {}).get("parameters", [])}
-                spliced = [re.sub(r"\{\{inputs\.parameters\.(\w+)\}\}", lambda m: given[m.group(1)], a) for a in argv]
+                spliced = [
+                    re.sub(r"\{\{inputs\.parameters\.(\w+)\}\}", lambda m, g=given: g[m.group(1)], a) for a in argv
+                ]
                 keys = [re.sub(r"\{\{(inputs\.parameters\.key\d+|item)\}\}", "0", a) for a in spliced]
                 commands.append(StepCommand(name, tuple(keys)))
     return commands

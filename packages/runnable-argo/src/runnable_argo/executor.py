@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import yaml
 from pydantic import Field
-
 from runnable.errors import ConfigurationError
 from runnable.models.graph import BaseNode, CompositeNode, Graph, MapNode, ParallelNode, TaskNode
 from runnable.services.executor import BaseRenderingExecutor
+
 from runnable_argo.config import (
     PersistentVolume,
     Resources,
@@ -169,7 +169,12 @@ class ArgoExecutor(BaseRenderingExecutor):
             if self.timezone:
                 cron["timezone"] = self.timezone
             cron["workflowSpec"] = spec
-            return {"apiVersion": API_VERSION, "kind": "CronWorkflow", "metadata": {"name": prefix, **metadata}, "spec": cron}
+            return {
+                "apiVersion": API_VERSION,
+                "kind": "CronWorkflow",
+                "metadata": {"name": prefix, **metadata},
+                "spec": cron,
+            }
         named = {"generateName": f"{prefix}-"} if self.kind == "Workflow" else {"name": prefix}
         return {"apiVersion": API_VERSION, "kind": self.kind, "metadata": {**named, **metadata}, "spec": spec}
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runnable.errors import PipelineDefinitionError
-from runnable.models.graph import BaseNode, ConditionalNode, Graph, LoopNode, MapNode, ParallelNode, TaskNode
+from runnable.models.graph import BaseNode, ConditionalNode, Graph, LoopNode, MapNode, ParallelNode
 
 from runnable_argo.names import Names
 
@@ -152,7 +152,9 @@ class TemplateBuilder:
                     branch["when"] = f"'{planned}' == '{json.dumps([key])}'"
                 branch.update(_arguments(passed))
                 branches.append(branch)
-        fan_in["depends"] = " && ".join(f"({b['name']}.Succeeded || {b['name']}.Failed || {b['name']}.Skipped)" for b in branches)
+        fan_in["depends"] = " && ".join(
+            f"({b['name']}.Succeeded || {b['name']}.Failed || {b['name']}.Skipped)" for b in branches
+        )
         failed = f"{fan_out['name']}.Failed || {fan_in['name']}.Failed"
         return Unit(fan_out, [fan_out, *branches, fan_in], f"{fan_in['name']}.Succeeded", failed)
 
@@ -181,8 +183,15 @@ class TemplateBuilder:
             "withParam": "{{tasks.fan-out.outputs.parameters.keys}}",
             **_arguments([*passed, {"name": key, "value": "{{item}}"}]),
         }
-        again = {"name": "next-round", "template": name, "depends": "round.Succeeded || round.Failed", **_arguments(passed)}
-        self.templates.append({"name": name, **_inputs(keys), "dag": {"failFast": False, "tasks": [fan_out, round_, again]}})
+        again = {
+            "name": "next-round",
+            "template": name,
+            "depends": "round.Succeeded || round.Failed",
+            **_arguments(passed),
+        }
+        self.templates.append(
+            {"name": name, **_inputs(keys), "dag": {"failFast": False, "tasks": [fan_out, round_, again]}}
+        )
         loop = {"name": tasks.take(node.name), "template": name, **_arguments(passed)}
         fan_in["depends"] = f"{loop['name']}.Succeeded || {loop['name']}.Failed"
         return Unit(loop, [loop, fan_in], f"{fan_in['name']}.Succeeded", f"{fan_in['name']}.Failed")
