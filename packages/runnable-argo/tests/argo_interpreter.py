@@ -7,7 +7,9 @@ a bare task name meaning ``Succeeded || Skipped``) or ``dependencies``; ``withPa
 over a JSON list (``{{item}}``; an empty list skips it); ``when`` (``==``/``!=`` between two values);
 templates calling templates, themselves included; input and output parameters (``valueFrom.path`` read
 after the container ran, else its ``default``); ``retryStrategy`` (``limit``, ``retryPolicy``, and the
-``asInt(lastRetry.exitCode) == N`` expression); a DAG's phase from its leaf tasks with ``failFast: false``.
+``asInt(lastRetry.exitCode) == N`` expression). With ``failFast: false`` a DAG fails when a leaf task
+failed or when a task failed that no other task's ``depends`` handles (``task.Failed``): the stricter
+reading, so a rendering cannot pass here by leaning on a lenient one.
 
 A container runs its ``command`` + ``args`` in a fresh process, with ``runnable`` replaced by this
 interpreter's ``python -m runnable``, in ``workdir``, with the container's env (``secretKeyRef`` values
@@ -148,7 +150,10 @@ class Interpreter:
             task = ready[0]  # Argo starts every ready task; running them one by one is one order it may take
             results[task["name"]], outputs[task["name"]] = self.task(task, inputs, results, outputs, depth)
         leaves = [name for name in tasks if name not in referenced]
-        failed = any(results[name] in (FAILED, ERRORED) for name in leaves)
+        handled = {n for t in tasks.values() for n in re.findall(r"([-A-Za-z0-9]+)\.Failed", t.get("depends", ""))}
+        failed = any(results[name] in (FAILED, ERRORED) for name in leaves) or any(
+            phase in (FAILED, ERRORED) and name not in handled for name, phase in results.items()
+        )
         return Outcome(FAILED if failed else SUCCEEDED)
 
     @staticmethod
