@@ -138,17 +138,19 @@ class ArgoExecutor(BaseRenderingExecutor):
             self._container(FAN_IN, FAN_IN, pipeline_file, common, StepOverride(), []),
         ]
         variants: dict[str, dict[str, Any]] = {}
+        variant_names = {step: dns_label(f"{EXECUTE}-{step}") for step in self.overrides}  # reserved for them
 
         def step_template(node: BaseNode) -> str:
             override = self.overrides.get(node.name) if isinstance(node, TaskNode) else None
             if override is None:
                 return EXECUTE
             if node.name not in variants:
-                name = dns_label(f"{EXECUTE}-{node.name}")
-                variants[node.name] = self._container(name, EXECUTE, pipeline_file, common, override, secret_env)
+                variants[node.name] = self._container(
+                    variant_names[node.name], EXECUTE, pipeline_file, common, override, secret_env
+                )
             return str(variants[node.name]["name"])
 
-        builder = TemplateBuilder(graph, step_template, (EXECUTE, FAN_OUT, FAN_IN))
+        builder = TemplateBuilder(graph, step_template, (EXECUTE, FAN_OUT, FAN_IN, *variant_names.values()))
         dags = builder.build()
         spec = self._spec([*dags, *generic, *variants.values()], self._parallelism(steps, context))
         prefix = dns_label(self.name or Path(pipeline_file).stem, limit=50)
