@@ -361,6 +361,10 @@ def fan_out(
         Path | None,
         typer.Option("--keys-file", help="Also write the planned branch keys alone, a JSON list (Argo's withParam)."),
     ] = None,
+    done_file: Annotated[
+        Path | None,
+        typer.Option("--done-file", help="Also write the plan's done flag alone, true or false (a loop's decision)."),
+    ] = None,
     config: ConfigOption = None,
     parameters: ParametersOption = None,
     tag: TagOption = None,
@@ -401,6 +405,9 @@ def fan_out(
     if keys_file is not None:
         keys_file.parent.mkdir(parents=True, exist_ok=True)
         keys_file.write_text(json.dumps(plan.keys))
+    if done_file is not None:
+        done_file.parent.mkdir(parents=True, exist_ok=True)
+        done_file.write_text(json.dumps(plan.done))
     if plan.status == "FAIL":
         raise _fail(TaskFailedError(f"{file}: step {step!r}: {plan.message}"))
     raise typer.Exit(0)
