@@ -65,8 +65,12 @@ def draw_pipeline(pipeline_file: Path, output: Path | None = None, *, mermaid: b
     return (to_mermaid(graph) if mermaid else ""), path
 
 
-def write_run_report(run_log: RunLog, output: Path) -> Path:
-    """Write the HTML report of ``run_log`` to ``output``; return the path written."""
+def write_run_report(run_log: RunLog, output: Path, *, graph: Graph | None = None) -> Path:
+    """Write the HTML report of ``run_log`` to ``output``; return the path written.
+
+    With the ``graph`` that ran, the report also draws the pipeline with each step's status and lists the
+    steps that never ran.
+    """
     from runnable.pictures.report import run_report_html
 
-    return write_text(output, run_report_html(run_log))
+    return write_text(output, run_report_html(run_log, graph=graph))
