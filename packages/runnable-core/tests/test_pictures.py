@@ -169,6 +169,8 @@ def test_yaml_and_sdk_draw_the_same_picture(scratch):
 
     sdk = Pipeline(steps=[PythonTask(name="start", function=tasks_pic.start, returns=["items"])]).return_dag()
     yaml = load_graph(scratch / "pipeline.yaml")
+    assert yaml.name == "pipeline"  # named after its file; the SDK's pipeline has no name here
+    sdk.name = yaml.name
     assert to_mermaid(yaml) == to_mermaid(sdk)
     assert to_svg(yaml) == to_svg(sdk)
 

@@ -32,7 +32,9 @@ _SDK_NAMES = (
     "metric",
     "pickled",
 )
-__all__ = list(_SDK_NAMES)
+# Reading past runs (runnable.history): also imported on first use.
+_HISTORY_NAMES = ("get_run", "Run")
+__all__ = [*_SDK_NAMES, *_HISTORY_NAMES]
 
 if TYPE_CHECKING:
     from runnable.sdk import (  # noqa: F401
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
         metric,
         pickled,
     )
+    from runnable.history import Run, get_run  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:
@@ -64,6 +67,12 @@ def __getattr__(name: str) -> Any:
         from runnable import sdk
 
         value = getattr(sdk, name)
+        globals()[name] = value
+        return value
+    if name in _HISTORY_NAMES:
+        from runnable import history
+
+        value = getattr(history, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'runnable' has no attribute {name!r}")

@@ -674,8 +674,8 @@ def _print_runs(rows: list[_Listed]) -> None:
             Text(row.pipeline),
             Text(notes, style="dim"),
         )
-    if not console.is_terminal:
-        console.width = max(console.width, sum(len(r.run_id) for r in rows[:1]) + 120)
+    if not console.is_terminal:  # a pipe or a file: one line per run, whatever COLUMNS says (grep, awk)
+        console.width = 1000
     console.print(table)
 
 

@@ -15,6 +15,7 @@ A closed pipe (``runnable execute ... | head``) silences the output; the run goe
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import sys
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from runnable.engine.context import RunContext
     from runnable.models.graph import Graph
     from runnable.models.run_log import RunLog, StepLog
+
+logger = logging.getLogger("runnable")
 
 # Step lines printed in full before the reporter switches to rate-limited progress lines (failures always print).
 LISTED_STEPS = 50
@@ -207,6 +210,7 @@ class ConsoleReporter:
         self.running = ""
         self.status: Any = None
         self.next_progress = 0.0
+        self.debug = logger.isEnabledFor(logging.DEBUG)  # read once: a disabled debug log costs nothing per step
         interval = os.environ.get(PROGRESS_ENV, "")
         try:
             self.interval = float(interval) if interval else (1.0 if self.live else 10.0)
@@ -225,7 +229,7 @@ class ConsoleReporter:
             import multiprocessing
 
             ctx = multiprocessing.get_context("fork")
-            group.shared = (ctx.Value("i", group.done), ctx.Value("i", group.failed), ctx.Value("d", 0.0))
+            group.shared = (ctx.Value("i", group.done), ctx.Value("i", group.failed), ctx.Value("d", group.next_print))
 
     def resume(self) -> None:
         for group in self.groups.values():
@@ -234,6 +238,10 @@ class ConsoleReporter:
                 group.shared = None
         if self.status is not None:
             self.status.start()
+
+    def _shown(self, internal_name: str) -> str:
+        run_log = self.context.run_log
+        return display_name(run_log, internal_name) if run_log is not None else internal_name
 
     def _in_worker(self) -> bool:
         return os.getpid() != self.pid
@@ -263,7 +271,10 @@ class ConsoleReporter:
             self.path.add(name)
             self.total += 1
         if kind in COMPOSITE_TYPES:
-            self.groups[name] = _Group(name, kind, self._branch_total(step_log))
+            group = self.groups[name] = _Group(name, kind, self._branch_total(step_log))
+            group.next_print = time.monotonic() + self.interval
+        if self.debug:
+            logger.debug("step %r started (%s)", self._shown(name), kind)
         self.running = name
 
     @hookimpl
@@ -279,6 +290,8 @@ class ConsoleReporter:
                     group.done, group.failed = group.branch_done(kind == "fail")
                     self._group_progress(group)
             return
+        if self.debug:
+            logger.debug("step %r ended %s in %s", self._shown(name), step_log.status, _duration(step_log.duration))
         nested = "." in name
         group = self.groups.pop(name, None) if kind in COMPOSITE_TYPES else None
         if not nested:
