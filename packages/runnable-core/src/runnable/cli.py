@@ -715,12 +715,11 @@ def runs_show(
     except RunnableError as error:
         raise _fail(error) from None
     log = run.record
-    graph = run.graph if had_failure(log) else None
-    if html is not None:
+    if html is not None:  # the report draws the pipeline with its statuses: worth loading the graph
         from runnable.pictures.write import write_run_report
 
         try:
-            written = write_run_report(log, html, graph=graph)
+            written = write_run_report(log, html, graph=run.graph)
         except RunnableError as error:
             raise _fail(error) from None
         print(f"wrote the report of run {log.run_id} to {written}", file=sys.stderr if as_json else sys.stdout)
@@ -729,7 +728,7 @@ def runs_show(
     if as_json:
         sys.stdout.write(log.model_dump_json(indent=2) + "\n")
         return
-    _show_run(run, graph, lines)
+    _show_run(run, run.graph if had_failure(log) else None, lines)
 
 
 def _show_run(run, graph, lines: int) -> None:  # type: ignore[no-untyped-def]
@@ -822,19 +821,29 @@ def graph(
     mermaid: Annotated[
         bool, typer.Option("--mermaid", help="Print the Mermaid text to stdout (and write a file only with -o).")
     ] = False,
+    run: Annotated[
+        str | None, typer.Option("--run", help="Draw each step's status in this run (the run of this pipeline).")
+    ] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Draw a pipeline (nothing runs): a standalone HTML page with an SVG picture, or Mermaid text.
+
+    With --run, the picture shows how each step went in that run: outlined green or red, map steps with
+    their item counts, steps that never ran washed out.
 
     Examples:
 
       runnable graph pipeline.yaml                    # writes pipeline.html
+
+      runnable graph pipeline.yaml --run my-run -o my-run.svg
 
       runnable graph pipeline.py --mermaid > pipeline.mmd
     """
     from runnable.pictures.write import draw_pipeline
 
     try:
-        text, written = draw_pipeline(file, output, mermaid=mermaid)
+        run_log = _store(config).get_run_log(run) if run else None
+        text, written = draw_pipeline(file, output, mermaid=mermaid, run_log=run_log)
     except RunnableError as error:
         raise _fail(error) from None
     sys.stdout.write(text)

@@ -204,7 +204,8 @@ class ConsoleReporter:
         self.path = set(_happy_path(context.graph))
         self.total = len(self.path)
         self.done = 0
-        self.listed = 0
+        self.listed = 0  # top-level step lines printed
+        self.listed_nested = 0  # step lines inside branches printed
         self.quiet_branches = False
         self.groups: dict[str, _Group] = {}
         self.running = ""
@@ -319,7 +320,7 @@ class ConsoleReporter:
         failed = step_log.status == "FAIL"
         now = time.monotonic()
         if not failed:
-            if nested and (self.listed >= LISTED_STEPS or self._in_worker()):
+            if nested and (self.listed_nested >= LISTED_STEPS or self._in_worker()):
                 if not self.quiet_branches and not self._in_worker():
                     self.quiet_branches = True
                     self._print(Text("  … steps inside branches: progress only from here on", style="dim"))
@@ -329,7 +330,10 @@ class ConsoleReporter:
                     self.next_progress = now + self.interval
                     self._print(Text(f"  … {self._pipeline_progress(now)}", style="dim"))
                 return
-        self.listed += 1
+        if nested:
+            self.listed_nested += 1
+        else:
+            self.listed += 1
         style = _STYLE.get(step_log.status, "")
         mark = _MARK.get(step_log.status, "·")
         if is_reused(step_log):
@@ -454,7 +458,7 @@ def summary_rows(run_log: RunLog, graph: Graph | None = None, *, max_rows: int =
     for name in missing:
         rows.append((display_name(run_log, name), "NOT RUN", "-", "after a failure, this step never started"))
     if left_out:
-        rows.append((f"… {left_out} more", "SUCCESS", "", "successful steps not listed (runs show --json has all)"))
+        rows.append((f"… {left_out} more", "SUCCESS", "", "not listed: runs show --json"))
     return rows
 
 
