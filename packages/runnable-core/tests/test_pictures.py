@@ -529,8 +529,11 @@ def test_graph_drawn_with_a_runs_statuses(scratch):
 
 
 def test_report_of_a_retry_marks_reused_steps_and_draws_only_its_own_work(scratch, monkeypatch):
-    write(scratch / "tasks_retry_pic.py", "import os\n\ndef first():\n    return 1\n\n"
-          "def second(x: int):\n    if os.environ.get('BREAK'):\n        raise RuntimeError('broken')\n")
+    write(
+        scratch / "tasks_retry_pic.py",
+        "import os\n\ndef first():\n    return 1\n\n"
+        "def second(x: int):\n    if os.environ.get('BREAK'):\n        raise RuntimeError('broken')\n",
+    )
     write(
         scratch / "pipeline.yaml",
         """

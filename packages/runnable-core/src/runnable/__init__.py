@@ -38,6 +38,7 @@ _HISTORY_NAMES = ("get_run", "Run")
 __all__ = [*_SDK_NAMES, *_HISTORY_NAMES]
 
 if TYPE_CHECKING:
+    from runnable.history import Run, get_run  # noqa: F401
     from runnable.sdk import (  # noqa: F401
         Catalog,
         Conditional,
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
         metric,
         pickled,
     )
-    from runnable.history import Run, get_run  # noqa: F401
 
 
 def _one_line_errors(kind: type[BaseException], error: BaseException, tb: Any) -> None:

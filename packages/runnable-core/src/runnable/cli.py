@@ -114,6 +114,7 @@ def main(
     if log_level:
         configure_logging(log_level_name(log_level))
 
+
 ConfigOption = Annotated[
     str | None,
     typer.Option(
@@ -698,7 +699,9 @@ def runs_show(
         Path | None,
         typer.Option("--html", help="Write a standalone HTML report (graph, timeline, steps, metrics, files) here."),
     ] = None,
-    lines: Annotated[int, typer.Option("--lines", "-n", min=0, help="Output lines shown for a failed step.")] = TAIL_LINES,
+    lines: Annotated[
+        int, typer.Option("--lines", "-n", min=0, help="Output lines shown for a failed step.")
+    ] = TAIL_LINES,
 ) -> None:
     """Show one run: its steps, parameters and metrics, and for a failed step its error and last output lines.
 

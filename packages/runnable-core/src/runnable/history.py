@@ -235,7 +235,9 @@ def open_services(configuration_file: str | None = None) -> tuple[BaseRunLogStor
     )
 
 
-def read_output(catalog: BaseCatalog, run_log: RunLog, step: StepLog, attempt: int | None = None) -> list[tuple[int, str]]:
+def read_output(
+    catalog: BaseCatalog, run_log: RunLog, step: StepLog, attempt: int | None = None
+) -> list[tuple[int, str]]:
     """The captured output of ``step``: (attempt number, text) for every attempt, or only ``attempt``."""
     found = []
     for entry in execution_logs(step):
@@ -386,8 +388,7 @@ class Run:
         from html import escape
 
         rows = "".join(
-            f"<tr><td>{escape(name)}</td><td>{escape(s.status)}</td>"
-            f"<td>{'reused' if is_reused(s) else ''}</td></tr>"
+            f"<tr><td>{escape(name)}</td><td>{escape(s.status)}</td><td>{'reused' if is_reused(s) else ''}</td></tr>"
             for name, s in list(self.steps.items())[:50]
         )
         return f"<p>{escape(repr(self))}</p><table><tr><th>step</th><th>status</th><th></th></tr>{rows}</table>"

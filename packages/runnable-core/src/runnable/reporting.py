@@ -4,7 +4,8 @@ The reporter is just another observer of the lifecycle hooks (``run_started``, `
 ``step_finished``, ``run_finished``). Two audiences:
 
 * a terminal: a status line (``running fit · pipeline 2/5 · 12.3 s · train 42/100 items``) that rich redraws
-  about twelve times a second from the reporter's counters (no cost per step), and a line per finished step until :data:`LISTED_STEPS` lines were printed;
+  about twelve times a second from the reporter's counters (no cost per step), and a line per finished
+  step until :data:`LISTED_STEPS` lines were printed;
 * a log file or a pipe (CI): no spinner; the same step lines, then one progress line at most every
   ``RUNNABLE_PROGRESS_SECONDS`` (default 10) seconds, so a 1,000-step chain or a 10,000-item map stays a
   short log. Failed steps are always printed.
@@ -23,7 +24,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from runnable.hookspecs import hookimpl
 from runnable.history import (
     COMPOSITE_TYPES,
     TERMINAL_TYPES,
@@ -33,6 +33,7 @@ from runnable.history import (
     not_run,
     retry_command,
 )
+from runnable.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -353,7 +354,7 @@ class ConsoleReporter:
 
     def _group_progress(self, group: _Group) -> None:
         if self.live and not self._in_worker():
-                return
+            return
         now = time.monotonic()
         finished = group.total is not None and group.done >= group.total
         if finished or not group.due(now, self.interval):
@@ -463,7 +464,12 @@ def summary_rows(run_log: RunLog, graph: Graph | None = None, *, max_rows: int =
 
 
 def print_summary(
-    console: Console, run_log: RunLog, store: dict[str, Any], *, graph: Graph | None = None, max_rows: int = SUMMARY_ROWS
+    console: Console,
+    run_log: RunLog,
+    store: dict[str, Any],
+    *,
+    graph: Graph | None = None,
+    max_rows: int = SUMMARY_ROWS,
 ) -> None:
     """The table of steps, the run's status and where its record is, and for a failed run: which step, why,
     where its output is and how to retry."""

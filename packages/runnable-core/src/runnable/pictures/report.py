@@ -312,14 +312,16 @@ def _histogram_svg(values: list[float], bins: int = 24, w: int = 220, h: int = 3
     tallest = max(counts)
     bar_w = w / bins
     bars = "".join(
-        f'<rect x="{i * bar_w:.1f}" y="{h - c / tallest * h:.1f}" width="{bar_w - 1:.1f}" height="{c / tallest * h:.1f}" '
+        f'<rect x="{i * bar_w:.1f}" y="{h - c / tallest * h:.1f}" width="{bar_w - 1:.1f}" '
+        f'height="{c / tallest * h:.1f}" '
         f'fill="#1a73e8" fill-opacity="0.7"><title>{c}</title></rect>'
         for i, c in enumerate(counts)
         if c
     )
     axis = (
         f'<text x="0" y="{h + 12}" font-size="10" fill="#5f6368">{escape(duration_text(low))}</text>'
-        f'<text x="{w}" y="{h + 12}" font-size="10" fill="#5f6368" text-anchor="end">{escape(duration_text(high))}</text>'
+        f'<text x="{w}" y="{h + 12}" font-size="10" fill="#5f6368" text-anchor="end">'
+        f"{escape(duration_text(high))}</text>"
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="histogram" width="{w}" height="{h + 14}" '
@@ -481,7 +483,8 @@ def metric_chart_svg(name: str, points: list[tuple[str, float]], w: int = 560, h
         f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}" stroke="#dadce0"/>'
         f'<line x1="{left}" x2="{left + plot_w}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="#dadce0"/>'
         f'<text x="{left - 6}" y="{top + 4}" font-size="10.5" fill="#5f6368" text-anchor="end">{high:.4g}</text>'
-        f'<text x="{left - 6}" y="{top + plot_h + 4}" font-size="10.5" fill="#5f6368" text-anchor="end">{low:.4g}</text>'
+        f'<text x="{left - 6}" y="{top + plot_h + 4}" font-size="10.5" fill="#5f6368" '
+        f'text-anchor="end">{low:.4g}</text>'
         f'<text x="{left}" y="{h - 8}" font-size="10.5" fill="#5f6368">{escape(shorten(points[0][0], 40))}</text>'
         f'<text x="{left + plot_w}" y="{h - 8}" font-size="10.5" fill="#5f6368" text-anchor="end">'
         f"{escape(shorten(points[-1][0], 40))}</text>"

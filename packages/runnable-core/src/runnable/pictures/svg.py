@@ -546,7 +546,8 @@ def status_overlay(
     if not counts:
         veil = f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" height="{_n(h)}" rx="{_n(radius)}" '
         veil += 'fill="#ffffff" fill-opacity="0.6"/>'
-        return f'<g class="status not-run">{veil}{_text(x + w - 6, y + 12, "not run", 10, fill=MUTED, text_anchor="end")}</g>'
+        note = _text(x + w - 6, y + 12, "not run", 10, fill=MUTED, text_anchor="end")
+        return f'<g class="status not-run">{veil}{note}</g>'
     worst = next((s for s in ("FAIL", "PROCESSING", "CREATED", "SUCCESS") if counts.get(s)), "SUCCESS")
     colour = STATUS_COLOURS.get(worst, MUTED)
     total = sum(counts.values())
