@@ -78,7 +78,7 @@ def internal_name_of(name: str) -> str:
 
 def is_reused(step: StepLog) -> bool:
     """A retry's step that did not run again: its outputs came from the original run."""
-    return bool(getattr(step, "reused_from", "")) or step.message.startswith(REUSED_PREFIX)
+    return step.message.startswith(REUSED_PREFIX)
 
 
 def task_steps(run_log: RunLog) -> Iterator[StepLog]:

@@ -129,6 +129,13 @@ def guard_stdout() -> None:
         sys.stdout = PipeSafeStream(stream)  # type: ignore[assignment]
 
 
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def make_console() -> Console:
     from rich.console import Console
 
@@ -141,12 +148,12 @@ def make_console() -> Console:
 
 def _happy_path(graph: Graph) -> list[str]:
     """The top-level steps a successful run goes through: ``start_at`` then ``next`` until a terminal step."""
-    names: list[str] = []
+    names: dict[str, None] = {}  # ordered and O(1) membership: chains have thousands of steps
     current = graph.start_at
     while current in graph.nodes and not graph.nodes[current].is_terminal and current not in names:
-        names.append(current)
+        names[current] = None
         current = graph.nodes[current].next_node
-    return names
+    return list(names)
 
 
 @dataclass
@@ -198,8 +205,12 @@ class ConsoleReporter:
 
     def __init__(self, context: RunContext, console: Console | None = None) -> None:
         self.context = context
-        self.console = console or make_console()
-        self.live = self.console.is_terminal
+        if console is None:
+            guard_stdout()
+        # rich only on a terminal: in a pipe or a log file the lines are plain text anyway, and importing and
+        # running rich would be most of what the console costs a long run (issue 22).
+        self.console = console if console is not None else (make_console() if _isatty(sys.stdout) else None)
+        self.live = self.console is not None and self.console.is_terminal
         self.pid = os.getpid()
         self.started = time.monotonic()
         self.path = set(_happy_path(context.graph))
@@ -256,9 +267,9 @@ class ConsoleReporter:
     @hookimpl
     def run_started(self, run_log: RunLog) -> None:
         name = f" {run_log.pipeline_name}" if run_log.pipeline_name else ""
-        retry = f", a retry of run [cyan]{run_log.original_run_id}[/cyan]" if run_log.original_run_id else ""
         total = f" ({self.total} steps)" if self.total else ""
-        self._print(f"[bold]runnable[/bold] run [cyan]{run_log.run_id}[/cyan]{name}{total}{retry}")
+        retry = f", a retry of run {run_log.original_run_id}" if run_log.original_run_id else ""
+        self._line([("runnable", "bold"), (" run ", ""), (run_log.run_id, "cyan"), (f"{name}{total}{retry}", "")])
         if self.live:
             self.status = self.console.status(self, spinner="dots")  # type: ignore[arg-type]
             self.status.start()
@@ -307,16 +318,27 @@ class ConsoleReporter:
             self.status = None
         failed = any(s.status == "FAIL" for s in run_log.iter_steps())
         graph = self.context.graph if failed and not self.context.job else None
-        print_summary(self.console, run_log, self.context.run_log_store.masked_config(), graph=graph)
+        store = self.context.run_log_store.masked_config()
+        if self.console is not None:
+            print_summary(self.console, run_log, store, graph=graph)
+        else:
+            sys.stdout.write(summary_text(run_log, store, graph=graph))
+            sys.stdout.flush()
 
     # --- output ---
 
-    def _print(self, *things: Any) -> None:
-        self.console.print(*things, soft_wrap=True)
+    def _line(self, segments: list[tuple[str, str]]) -> None:
+        """One line of (text, style) pieces: styled on a terminal, plain text everywhere else."""
+        if self.console is not None:
+            from rich.text import Text
+
+            # Styled Text, not markup: rich renders it at about half the cost, and a name or message holding
+            # brackets cannot be taken for markup. soft_wrap keeps a step on one line of a CI log.
+            self.console.print(Text.assemble(*segments), soft_wrap=True)
+        else:
+            sys.stdout.write("".join(text for text, _ in segments) + "\n")
 
     def _step_line(self, step_log: StepLog, group: _Group | None) -> None:
-        from rich.text import Text
-
         nested = "." in step_log.internal_name
         failed = step_log.status == "FAIL"
         now = time.monotonic()
@@ -324,12 +346,12 @@ class ConsoleReporter:
             if nested and (self.listed_nested >= LISTED_STEPS or self._in_worker()):
                 if not self.quiet_branches and not self._in_worker():
                     self.quiet_branches = True
-                    self._print(Text("  … steps inside branches: progress only from here on", style="dim"))
+                    self._line([("  … steps inside branches: progress only from here on", "dim")])
                 return
             if not nested and self.listed >= LISTED_STEPS:
                 if now >= self.next_progress or self.done == self.total:
                     self.next_progress = now + self.interval
-                    self._print(Text(f"  … {self._pipeline_progress(now)}", style="dim"))
+                    self._line([(f"  … {self._pipeline_progress(now)}", "dim")])
                 return
         if nested:
             self.listed_nested += 1
@@ -339,18 +361,16 @@ class ConsoleReporter:
         mark = _MARK.get(step_log.status, "·")
         if is_reused(step_log):
             style, mark = _STYLE["REUSED"], "↺"
-        # Styled Text, not markup: rich renders it at about half the cost, and a name or message holding
-        # brackets cannot be taken for markup. soft_wrap keeps a step on one line of a CI log.
         shown = display_name(self.context.run_log, step_log.internal_name) if nested and self.context.run_log else None
-        line = Text.assemble("  ", (mark, style), f" {shown or step_log.internal_name}  ")
-        line.append("reused" if is_reused(step_log) else _duration(step_log.duration), style="dim")
+        line = [("  ", ""), (mark, style), (f" {shown or step_log.internal_name}  ", "")]
+        line.append(("reused" if is_reused(step_log) else _duration(step_log.duration), "dim"))
         if group is not None:
-            line.append(f"  {group.text().split(' ', 1)[1]}", style="dim")
+            line.append((f"  {group.text().split(' ', 1)[1]}", "dim"))
         if not nested:
-            line.append(f"  [{self._pipeline_progress(now)}]", style="dim")
+            line.append((f"  [{self._pipeline_progress(now)}]", "dim"))
         if failed and step_log.message:
-            line.append(f"\n    {step_log.message}", style="red")
-        self._print(line)
+            line.append((f"\n    {step_log.message}", "red"))
+        self._line(line)
 
     def _group_progress(self, group: _Group) -> None:
         if self.live and not self._in_worker():
@@ -359,9 +379,7 @@ class ConsoleReporter:
         finished = group.total is not None and group.done >= group.total
         if finished or not group.due(now, self.interval):
             return  # the composite's own line says how it ended
-        from rich.text import Text
-
-        self._print(Text(f"  … {group.text()} · {_elapsed(now - self.started)}", style="dim"))
+        self._line([(f"  … {group.text()} · {_elapsed(now - self.started)}", "dim")])
 
     def _pipeline_progress(self, now: float) -> str:
         return f"{self.done}/{self.total} · {_elapsed(now - self.started)}"
@@ -463,6 +481,49 @@ def summary_rows(run_log: RunLog, graph: Graph | None = None, *, max_rows: int =
     return rows
 
 
+def _footer(run_log: RunLog, store: dict[str, Any]) -> list[list[tuple[str, str]]]:
+    """The lines under the table: status, duration, where the record is, whose retry; for a failed run which
+    step failed and why, where its output is and how to retry."""
+    total = None
+    if run_log.start_time and run_log.end_time:
+        total = (run_log.end_time - run_log.start_time).total_seconds()
+    config = store.get("config", {})
+    location = config.get("log_folder") or config.get("location") or ""
+    where = f"{store.get('type')}: {location}" if location else str(store.get("type"))
+    first = [(run_log.status, _STYLE.get(run_log.status, "")), (f" in {_duration(total)} · run log ", "")]
+    first += [(run_log.run_id, "cyan"), (f" ({where})", "")]
+    if run_log.original_run_id:
+        first += [(" · retry of run ", ""), (run_log.original_run_id, "cyan")]
+    lines = [first]
+    if run_log.status != "SUCCESS":
+        failure = explain_failure(run_log)
+        if failure is not None:
+            lines += [[(line, "red" if line.startswith("failed step") else "")] for line in failure.lines()]
+        elif run_log.job is None:
+            lines.append([(f"to retry: {retry_command(run_log)}", "")])
+    return lines
+
+
+_HEADINGS = ("step", "status", "duration", "notes")
+
+
+def summary_text(
+    run_log: RunLog, store: dict[str, Any], *, graph: Graph | None = None, max_rows: int = SUMMARY_ROWS
+) -> str:
+    """The summary as plain text (a log file, a pipe): the same rows and lines as :func:`print_summary`."""
+    rows = [_HEADINGS, *summary_rows(run_log, graph, max_rows=max_rows)]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+
+    def cells(row: tuple[str, ...]) -> str:
+        padded = [row[i].rjust(widths[i]) if i == 2 else row[i].ljust(widths[i]) for i in range(4)]
+        return (" " + " │ ".join(padded)).rstrip()
+
+    out = [cells(rows[0]), "─" + "─┼─".join("─" * w for w in widths) + "─"]
+    out += [cells(row) for row in rows[1:]]
+    out += ["".join(text for text, _ in line) for line in _footer(run_log, store)]
+    return "\n".join(out) + "\n"
+
+
 def print_summary(
     console: Console,
     run_log: RunLog,
@@ -477,29 +538,11 @@ def print_summary(
     from rich.text import Text
 
     table = Table(show_edge=False)
-    for column, justify in (("step", "left"), ("status", "left"), ("duration", "right"), ("notes", "left")):
+    for column, justify in zip(_HEADINGS, ("left", "left", "right", "left"), strict=True):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for name, status, duration, note in summary_rows(run_log, graph, max_rows=max_rows):
         # Text cells skip markup parsing, and a step name with brackets shows as written.
         table.add_row(Text(name), Text(status, style=_STYLE.get(status, "")), Text(duration), Text(note, "dim"))
     console.print(table)
-    total = None
-    if run_log.start_time and run_log.end_time:
-        total = (run_log.end_time - run_log.start_time).total_seconds()
-    style = _STYLE.get(run_log.status, "")
-    config = store.get("config", {})
-    location = config.get("log_folder") or config.get("location") or ""
-    where = f"{store.get('type')}: {location}" if location else str(store.get("type"))
-    retry = f" · retry of run [cyan]{_escape(run_log.original_run_id)}[/cyan]" if run_log.original_run_id else ""
-    console.print(
-        f"[{style}]{run_log.status}[/{style}] in {_duration(total)} · run log "
-        f"[cyan]{run_log.run_id}[/cyan] ({_escape(where)}){retry}",
-        soft_wrap=True,
-    )
-    if run_log.status != "SUCCESS":
-        failure = explain_failure(run_log)
-        if failure is not None:
-            for line in failure.lines():
-                console.print(Text(line, style="red" if line.startswith("failed step") else ""), soft_wrap=True)
-        elif run_log.job is None:
-            console.print(f"to retry: {retry_command(run_log)}", soft_wrap=True)
+    for line in _footer(run_log, store):
+        console.print(Text.assemble(*line), soft_wrap=True)
