@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import textwrap
 import sys
 from pathlib import Path
 
@@ -290,3 +291,75 @@ def test_import_runnable_stays_lazy():
     code = "import sys, runnable; print('runnable.history' in sys.modules, 'runnable.sdk' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_parallel_branches_report_progress_through_shared_counters(project):
+    write(
+        project / "parallel.yaml",
+        "pipeline-executor: {type: local, config: {enable_parallel: true}}\nrun-log-store: {type: chunked-fs}\n",
+    )
+    done = cli(
+        "execute", "map.yaml", "-c", "parallel.yaml", "--run-id", "par", cwd=project,
+        env={"RUNNABLE_PROGRESS_SECONDS": "0", "FAIL_ITEM": "2"},
+    )  # fmt: skip
+    assert done.returncode == 1
+    counts = {line.split("train ", 1)[1].split(" items")[0] for line in done.stdout.splitlines() if "… train " in line}
+    assert len(counts) >= 3 and all(c.endswith("/5") for c in counts)  # one counter for all worker processes
+    assert "failed step: train[2].fit: ValueError: bad item 2" in done.stdout
+    assert "to retry: runnable retry par -c parallel.yaml" in done.stdout
+
+
+def test_mocked_run_fetches_nothing_for_skipped_steps(scratch):
+    write(
+        scratch / "tasks_mock_ux.py",
+        "def load():\n    raise AssertionError('skipped')\n\ndef use():\n    raise AssertionError('skipped')\n",
+    )
+    write(
+        scratch / "pipeline.yaml",
+        """
+        dag:
+          start_at: load
+          steps:
+            load: {type: task, command: tasks_mock_ux.load, catalog: {put: [data.csv]}, next: use}
+            use: {type: task, command: tasks_mock_ux.use, catalog: {get: [data.csv]}, next: success}
+        """,
+    )
+    write(scratch / "mocked.yaml", "pipeline-executor: {type: mocked}\n")
+    done = cli("execute", "pipeline.yaml", "-c", "mocked.yaml", "--run-id", "mock", cwd=scratch)
+    assert done.returncode == 0, done.stdout + done.stderr
+    log = run_log(scratch, "mock")
+    assert [log["steps"][s]["data_catalog"] for s in ("load", "use")] == [[], []]
+    assert "mocked" in done.stdout  # the summary says the steps were mocked, not run
+
+
+def test_a_python_command_that_does_not_import_is_reported_at_load(scratch):
+    from runnable.errors import PipelineDefinitionError
+    from runnable.yaml_loader import load_pipeline_yaml
+
+    write(scratch / "tasks_load_ux.py", "def real():\n    return 1\n")
+    body = """
+    dag:
+      start_at: fan
+      steps:
+        fan:
+          type: parallel
+          next: success
+          branches:
+            a:
+              start_at: ok
+              steps:
+                ok: {type: task, command: tasks_load_ux.real, next: success}
+            b:
+              start_at: typo
+              steps:
+                typo: {type: task, command: tasks_load_ux.rael, next: success}
+    """
+    write(scratch / "p.yaml", body)
+    assert load_pipeline_yaml(scratch / "p.yaml").name == "p"  # drawing/rendering does not import anything
+    with pytest.raises(PipelineDefinitionError, match=r"p.yaml: step 'typo': command 'tasks_load_ux.rael': module"):
+        load_pipeline_yaml(scratch / "p.yaml", check_imports=True)
+    write(scratch / "p.yaml", body.replace("tasks_load_ux.rael", "no_such_module.f"))
+    with pytest.raises(PipelineDefinitionError, match="step 'typo'.*no module named 'no_such_module'"):
+        load_pipeline_yaml(scratch / "p.yaml", check_imports=True)
+    write(scratch / "p.yaml", "name: custom\n" + textwrap.dedent(body).replace("rael", "real"))
+    assert load_pipeline_yaml(scratch / "p.yaml", check_imports=True).name == "custom"
