@@ -360,7 +360,10 @@ def _branch_extent(branch: BranchLog) -> float | None:
 
 def _composite_summary(step: StepLog) -> str:
     """``1000 items: ✓ 998 ✗ 2 · median 50 ms, max 1.2 s`` and a histogram of the branches' durations."""
-    unit = {"map": "items", "loop": "iterations"}.get(step.step_type, "branches")
+    one, many = {"map": ("item", "items"), "loop": ("iteration", "iterations")}.get(
+        step.step_type, ("branch", "branches")
+    )
+    unit = one if len(step.branches) == 1 else many
     statuses: dict[str, int] = {}
     for branch in step.branches.values():
         statuses[branch.status] = statuses.get(branch.status, 0) + 1
