@@ -363,3 +363,15 @@ def test_a_python_command_that_does_not_import_is_reported_at_load(scratch):
         load_pipeline_yaml(scratch / "p.yaml", check_imports=True)
     write(scratch / "p.yaml", "name: custom\n" + textwrap.dedent(body).replace("rael", "real"))
     assert load_pipeline_yaml(scratch / "p.yaml", check_imports=True).name == "custom"
+
+
+def test_usage_lines_name_each_argument_once(scratch):
+    for command, usage in (
+        (["execute"], "runnable execute [OPTIONS] {file} [RUN_ID]"),
+        (["logs"], "runnable logs [OPTIONS] {RUN_ID} {STEP}"),
+        (["runs", "show"], "runnable runs show [OPTIONS] {RUN_ID}"),
+        (["graph"], "runnable graph [OPTIONS] {FILE}"),
+    ):
+        shown = cli(*command, "--help", cwd=scratch)
+        assert shown.returncode == 0 and usage in shown.stdout, shown.stdout[:300]
+        assert "[[" not in shown.stdout.split("\n\n", 2)[1]

@@ -157,7 +157,7 @@ def _run_failed(file: Path, run_log) -> RunnableError:  # type: ignore[no-untype
     )
 
 
-RunIdArgument = Annotated[str | None, typer.Argument(metavar="[RUN_ID]", help="Run id (same as --run-id).")]
+RunIdArgument = Annotated[str | None, typer.Argument(metavar="RUN_ID", help="Run id (same as --run-id).")]
 ParametersOption = Annotated[
     str | None, typer.Option("--parameters", "--parameters-file", "-p", help="YAML file of initial parameters.")
 ]
@@ -692,7 +692,7 @@ def _open_run(config: str | None, run_id: str):  # type: ignore[no-untyped-def]
 
 @runs_app.command("show")
 def runs_show(
-    run_id: Annotated[str, typer.Argument(help="The run to show.")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The run to show.")],
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole run log as JSON.")] = False,
     html: Annotated[
@@ -775,8 +775,11 @@ def _show_run(run, graph, lines: int) -> None:  # type: ignore[no-untyped-def]
 
 @app.command()
 def logs(
-    run_id: Annotated[str, typer.Argument(help="The run.")],
-    step: Annotated[str, typer.Argument(help="The step: train, or inside maps train[3].fit (same as train.3.fit).")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The run.")],
+    step: Annotated[
+        str,
+        typer.Argument(metavar="STEP", help="The step: train, or inside maps train[3].fit (same as train.3.fit)."),
+    ],
     config: ConfigOption = None,
     attempt: Annotated[
         int | None, typer.Option("--attempt", "-a", min=1, help="Only this attempt (default: all, in order).")
@@ -815,7 +818,7 @@ def logs(
 @app.command()
 def graph(
     file: Annotated[
-        Path, typer.Argument(help="The pipeline: a YAML file with a 'dag', or a .py file defining main().")
+        Path, typer.Argument(metavar="FILE", help="The pipeline: a YAML file with a 'dag', or a .py file defining main().")
     ],
     output: Annotated[
         Path | None,
