@@ -818,7 +818,8 @@ def logs(
 @app.command()
 def graph(
     file: Annotated[
-        Path, typer.Argument(metavar="FILE", help="The pipeline: a YAML file with a 'dag', or a .py file defining main().")
+        Path,
+        typer.Argument(metavar="FILE", help="The pipeline: a YAML file with a 'dag', or a .py file defining main()."),
     ],
     output: Annotated[
         Path | None,
