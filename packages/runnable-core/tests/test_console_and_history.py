@@ -375,3 +375,39 @@ def test_usage_lines_name_each_argument_once(scratch):
         shown = cli(*command, "--help", cwd=scratch)
         assert shown.returncode == 0 and usage in shown.stdout, shown.stdout[:300]
         assert "[[" not in shown.stdout.split("\n\n", 2)[1]
+
+
+def test_a_map_inside_a_branch_reports_its_total(project):
+    write(
+        project / "nested.yaml",
+        """
+        dag:
+          start_at: make
+          steps:
+            make: {type: task, command: tasks_ux.make, returns: [xs], next: fan}
+            fan:
+              type: parallel
+              next: success
+              branches:
+                a:
+                  start_at: inner
+                  steps:
+                    inner:
+                      type: map
+                      iterate_on: xs
+                      iterate_as: x
+                      next: success
+                      branch:
+                        start_at: fit
+                        steps:
+                          fit: {type: task, command: tasks_ux.fit, next: success}
+                b:
+                  start_at: other
+                  steps:
+                    other: {type: task, command: tasks_ux.make, next: success}
+        """,
+    )
+    done = cli("execute", "nested.yaml", "--run-id", "n", cwd=project, env={"RUNNABLE_PROGRESS_SECONDS": "0"})
+    assert done.returncode == 0, done.stderr
+    assert "… fan.a.inner 3/5 items" in done.stdout and "fan 1/2 branches" in done.stdout
+    assert "5 items, 5 steps" in done.stdout  # the summary counts a map's branches as items

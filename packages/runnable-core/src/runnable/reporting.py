@@ -167,6 +167,12 @@ class _Group:
     failed: int = 0
     next_print: float = 0.0
     shared: Any = None  # (done, failed, next_print) multiprocessing Values while branches run in workers
+    record: Any = None  # the composite's StepLog: the engine plans its branches into it after step_started
+
+    def learn_total(self) -> None:
+        """Once the branches are planned (all at once for parallel, map and conditional steps), count them."""
+        if self.total is None and self.kind != "loop" and self.record is not None and self.record.branches:
+            self.total = len(self.record.branches)
 
     def branch_done(self, failed: bool) -> tuple[int, int]:
         if self.shared is None:
@@ -238,6 +244,8 @@ class ConsoleReporter:
         if self.status is not None:
             self.status.stop()
         group = self._innermost_group()
+        if group is not None:
+            group.learn_total()  # the workers inherit it
         if group is not None and group.shared is None:
             import multiprocessing
 
@@ -283,8 +291,13 @@ class ConsoleReporter:
         if "." not in name and name not in self.path:  # an on_failure path: it counts from now on
             self.path.add(name)
             self.total += 1
+        elif "." in name:  # a step of a branch: its composite has planned its branches by now
+            parent = self.groups.get(name.rsplit(".", 2)[0])
+            if parent is not None and parent.total is None:
+                parent.learn_total()
         if kind in COMPOSITE_TYPES:
-            group = self.groups[name] = _Group(name, kind, self._branch_total(step_log))
+            total = self._branch_total(step_log)
+            group = self.groups[name] = _Group(self._shown(name), kind, total, record=step_log)
             group.next_print = time.monotonic() + self.interval
         if self.debug:
             logger.debug("step %r started (%s)", self._shown(name), kind)
@@ -300,6 +313,7 @@ class ConsoleReporter:
             if "." in name:  # a branch reached its end: one more item/branch/iteration of its composite
                 group = self.groups.get(name.rsplit(".", 2)[0])
                 if group is not None:
+                    group.learn_total()
                     group.done, group.failed = group.branch_done(kind == "fail")
                     self._group_progress(group)
             return
@@ -447,7 +461,10 @@ def step_note(step: StepLog, run_log: RunLog) -> str:
         return f"reused from {run_log.original_run_id or 'the original run'}"
     if step.branches:
         branches, inner, failed = _branch_counts(step)
-        note = f"{_count(branches, 'branch', 'branches')}, {_count(inner, 'step', 'steps')}"
+        one, many = {"map": ("item", "items"), "loop": ("iteration", "iterations")}.get(
+            step.step_type, ("branch", "branches")
+        )
+        note = f"{_count(branches, one, many)}, {_count(inner, 'step', 'steps')}"
         return note + (f", {failed} failed" if failed else "")
     if len(step.attempts) > 1:
         return f"{len(step.attempts)} attempts"
