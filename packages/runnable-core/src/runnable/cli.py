@@ -711,7 +711,7 @@ def runs_show(
 
       runnable runs show my-run --html report.html
     """
-    from runnable.history import had_failure
+    from runnable.records import had_failure
 
     try:
         run = _open_run(config, run_id)
@@ -738,7 +738,7 @@ def _show_run(run, graph, lines: int) -> None:  # type: ignore[no-untyped-def]
     from rich.table import Table
     from rich.text import Text
 
-    from runnable.history import display_name, execution_logs, first_line, read_output, task_steps
+    from runnable.records import display_name, execution_logs, first_line, read_output, task_steps
     from runnable.reporting import make_console, print_summary
 
     log = run.record
@@ -793,7 +793,7 @@ def logs(
 
       runnable logs my-run 'train[3].fit' --attempt 2
     """
-    from runnable.history import attempt_of, display_name, execution_logs, find_step, read_output
+    from runnable.records import attempt_of, display_name, execution_logs, find_step, read_output
 
     try:
         run = _open_run(config, run_id)

@@ -24,16 +24,17 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from runnable.history import (
+from runnable.hookspecs import hookimpl
+from runnable.records import (
     COMPOSITE_TYPES,
     TERMINAL_TYPES,
     display_name,
     explain_failure,
     is_reused,
+    node_at,
     not_run,
     retry_command,
 )
-from runnable.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -414,13 +415,9 @@ class ConsoleReporter:
         """
         if step_log.branches:
             return len(step_log.branches)
-        from runnable.entrypoints import find_step
         from runnable.models.graph import ConditionalNode, MapNode, ParallelNode
 
-        try:
-            node, _ = find_step(self.context.graph, step_log.internal_name)
-        except Exception:
-            return None
+        node = node_at(self.context.graph, step_log.internal_name)
         if isinstance(node, ParallelNode):
             return len(node.branches)
         if isinstance(node, ConditionalNode):

@@ -14,12 +14,12 @@ from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from runnable.history import catalog_path, display_name, explain_failure, is_reused, not_run
 from runnable.models.parameters import ObjectParameter
 from runnable.models.run_log import BranchLog, RunLog, StepAttempt, StepLog, walk_steps
 from runnable.pictures._common import shorten
 from runnable.pictures._page import page
 from runnable.pictures.status import graph_path
+from runnable.records import catalog_path, display_name, explain_failure, is_reused, not_run
 
 if TYPE_CHECKING:
     from runnable.models.graph import Graph
