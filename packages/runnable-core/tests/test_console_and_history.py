@@ -411,3 +411,30 @@ def test_a_map_inside_a_branch_reports_its_total(project):
     assert done.returncode == 0, done.stderr
     assert "… fan.a.inner 3/5 items" in done.stdout and "fan 1/2 branches" in done.stdout
     assert "5 items, 5 steps" in done.stdout  # the summary counts a map's branches as items
+
+
+def test_a_pipeline_script_reports_bad_configuration_and_input_in_one_line(scratch):
+    write(
+        scratch / "pipeline.py",
+        """
+        import sys
+        from runnable import Pipeline, PythonTask
+
+        def needs(count: int):
+            return count
+
+        pipeline = Pipeline(steps=[PythonTask(name="needs", function=needs)])
+        pipeline.execute(configuration_file=sys.argv[1] if len(sys.argv) > 1 else "")
+        """,
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}
+    bad_config = subprocess.run(
+        [sys.executable, "pipeline.py", "missing.yaml"], cwd=scratch, env=env, capture_output=True, text=True
+    )
+    assert bad_config.returncode != 0
+    assert bad_config.stderr.startswith("error: missing.yaml") and "Traceback" not in bad_config.stderr
+    assert len(bad_config.stderr.strip().splitlines()) <= 2  # the error and perhaps a hint
+    bad_input = subprocess.run([sys.executable, "pipeline.py"], cwd=scratch, env=env, capture_output=True, text=True)
+    assert bad_input.returncode != 0 and "Traceback (most recent call last)" not in bad_input.stderr
+    assert "failed step: needs: argument 'count'" in bad_input.stdout  # the summary says which and why
+    assert bad_input.stderr.strip().splitlines()[-1].startswith("error: run ")
