@@ -202,7 +202,7 @@ class _Group:
 
     def text(self) -> str:
         total = f"/{self.total}" if self.total is not None else ""
-        unit = "iterations" if self.kind == "loop" else "branches" if self.kind == "parallel" else "items"
+        unit = {"loop": "iterations", "map": "items"}.get(self.kind, "branches")
         failed = f", {self.failed} failed" if self.failed else ""
         return f"{self.name} {self.done}{total} {unit}{failed}"
 
