@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import nbformat
@@ -68,6 +69,48 @@ def test_binding_pydantic_kwargs_defaults_and_return_kinds(scratch):
     assert params["accuracy"]["kind"] == "metric" and params["accuracy"]["value"] == 0.75
     assert params["tuned"]["value"] == {"lr": 0.2, "layers": [2, 3]}  # pydantic returns stored as JSON
     assert log["steps"]["evaluate"]["attempts"][0]["user_defined_metrics"] == {"curve": [0.75, 0.375]}
+
+
+def test_argparse_namespace_receives_the_parameters_not_bound_by_name(scratch):
+    """The original runnable's rule: a function written for argparse runs unchanged as a task."""
+    write(scratch / "params.yaml", "integer: 1\nfloater: 3.14\nstringer: hello\nnested: {x: 10}\n")
+    seen = {}
+
+    def use_args(integer: int, args: argparse.Namespace):
+        seen["integer"] = integer
+        seen["args"] = vars(args)
+
+    def with_model(config: Config, opts: argparse.Namespace, epochs: int = 2):
+        seen["model"] = (config.lr, epochs, sorted(vars(opts)))
+
+    Pipeline(steps=[PythonTask(name="use", function=use_args)]).execute(parameters_file="params.yaml", run_id="ns")
+    assert seen["integer"] == 1
+    assert seen["args"] == {"floater": 3.14, "stringer": "hello", "nested": {"x": 10}}
+
+    write(scratch / "params2.yaml", "config: {lr: 0.5, layers: [1]}\nepochs: 4\nseed: 7\n")
+    Pipeline(steps=[PythonTask(name="m", function=with_model)]).execute(parameters_file="params2.yaml", run_id="ns2")
+    assert seen["model"] == (0.5, 4, ["seed"])  # config and epochs are bound by name, only seed is left
+
+
+def test_argparse_namespace_from_a_yaml_pipeline(scratch):
+    write(
+        scratch / "tasks_ns.py",
+        "import argparse\n\n"
+        "def train(lr: float, args: argparse.Namespace):\n"
+        "    assert lr == 0.1 and args.epochs == 3 and not hasattr(args, 'lr')\n"
+        "    return args.epochs * 2\n",
+    )
+    write(scratch / "params.yaml", "lr: 0.1\nepochs: 3\n")
+    write(
+        scratch / "p.yaml",
+        "dag:\n  start_at: train\n  steps:\n    train:\n      type: task\n      command: tasks_ns.train\n"
+        "      returns: [doubled]\n      next: success\n",
+    )
+    from runnable.entrypoints import load_graph, run_graph
+
+    log = run_graph(load_graph(scratch / "p.yaml"), parameters_file="params.yaml", run_id="nsy")
+    assert log.status == "SUCCESS"
+    assert log.parameters["doubled"].value == 6
 
 
 def test_single_return_name_takes_the_whole_value(scratch):

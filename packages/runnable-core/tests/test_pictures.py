@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from core_helpers import write
 from runnable import (
+    Catalog,
     Conditional,
     Loop,
     Map,
@@ -169,6 +170,8 @@ def test_yaml_and_sdk_draw_the_same_picture(scratch):
 
     sdk = Pipeline(steps=[PythonTask(name="start", function=tasks_pic.start, returns=["items"])]).return_dag()
     yaml = load_graph(scratch / "pipeline.yaml")
+    assert yaml.name == "pipeline"  # named after its file; the SDK's pipeline has no name here
+    sdk.name = yaml.name
     assert to_mermaid(yaml) == to_mermaid(sdk)
     assert to_svg(yaml) == to_svg(sdk)
 
@@ -416,16 +419,140 @@ def assert_not_blank(png: Path) -> None:
     assert any(abs(p[0] - p[1]) > 60 or abs(p[1] - p[2]) > 60 for p in colours), f"{png}: no colour at all"
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (Debian: apt-get install -y chromium)")
 def test_pages_render_in_headless_chromium(scratch):
+    assert CHROMIUM is not None, "needs headless chromium: apt-get install -y chromium (Debian/Ubuntu; .ci/run does)"
     graph_page = scratch / "graph.html"
     graph_page.write_text(to_html(every_kind()))
     write(scratch / "params.yaml", "items: [1, 2, 3]\nowner: me\n")
     run_log = report_pipeline().execute(parameters_file="params.yaml", run_id="shot")
     report_page = scratch / "report.html"
     report_page.write_text(run_report_html(run_log))
-    for page in (graph_page, report_page):
+    big_log, big_graph = _thousand_item_run()
+    big_page = scratch / "big.html"
+    big_page.write_text(run_report_html(big_log, graph=big_graph))
+    for page in (graph_page, report_page, big_page):
         png = page.with_suffix(".png")
         screenshot(page, png, scratch / f"profile-{page.stem}")
         assert png.stat().st_size > 10_000
         assert_not_blank(png)
+
+
+# --- reports that scale, statuses on the graph, retries -----------------------------------------------------
+
+
+def prepare_items() -> list:
+    Path("data.csv").write_text("x\n1\n2\n")
+    return list(range(1000))
+
+
+def fit_item(item: int) -> float:
+    if item in (17, 512):
+        raise ValueError(f"item {item} diverged")
+    return 1 / (1 + item / 100)
+
+
+def never() -> None:
+    raise AssertionError("runs only after a successful map")
+
+
+def thousand_item_pipeline() -> Pipeline:
+    train = Map(
+        name="train",
+        iterate_on="items",
+        iterate_as="item",
+        branch=Pipeline(steps=[PythonTask(name="fit", function=fit_item, returns=[metric("loss")])]),
+    )
+    return Pipeline(
+        name="big",
+        steps=[
+            PythonTask(name="prepare", function=prepare_items, returns=["items"], catalog=Catalog(put=["data.csv"])),
+            train,
+            PythonTask(name="summarise", function=never),
+        ],
+    )
+
+
+def _thousand_item_run() -> tuple[RunLog, Graph]:
+    pipeline = thousand_item_pipeline()
+    with pytest.raises(ExecutionFailedError):
+        pipeline.execute(run_id="big")
+    log = RunLog.model_validate_json(Path(".run_log_store/big.json").read_text())
+    return log, pipeline.return_dag()
+
+
+def test_report_of_a_thousand_item_map_stays_readable(scratch):
+    import hashlib
+
+    log, graph = _thousand_item_run()
+    html = run_report_html(log, graph=graph)
+    assert len(html) < 600_000  # not a row per item in every section
+    steps = html[html.index("<h2>Steps</h2>") : html.index("<h2>Parameters</h2>")]
+    assert steps.count("<tr") < 120  # ITEM_ROWS item rows at most, plus the composite's own rows
+    assert "<details><summary>1000 items: " in steps  # folded (closed) by default
+    assert "fail 2" in steps and "success 998" in steps and "median " in steps
+    assert 'class="histogram"' in steps
+    assert ">17 › fit<" in steps and ">512 › fit<" in steps  # failed items are always listed
+    assert "… 900 more" in steps
+    assert "NOT RUN" in steps and ">summarise<" in steps  # never ran after the failure
+    timeline = re.search(r"<svg[^>]*class=\"timeline\".*?</svg>", html, re.S).group(0)
+    assert timeline.count('font-size="12.5"') == 3  # rows: prepare, train, fit ×1000
+    assert "fit ×1000" in timeline
+    assert 'class="metric-chart"' in html and "over 998 points" in html
+    digest = hashlib.sha256(b"x\n1\n2\n").hexdigest()
+    catalog = html[html.index("<h2>Catalog</h2>") :]
+    assert "<code>data.csv</code>" in catalog and f"title='{digest}'" in catalog
+    assert "1000 captured step outputs" not in catalog  # only the two failures printed anything
+    picture = html[html.index("<h2>Pipeline</h2>") : html.index("<h2>Timeline</h2>")]
+    assert "✓ 998 ✗ 2" in picture and 'class="status not-run"' in picture
+    assert "train[17].fit" in html[: html.index("<h2>Pipeline</h2>")]  # the failure box names the item
+
+
+def test_graph_drawn_with_a_runs_statuses(scratch):
+    write(scratch / "pipeline.yaml", PIPELINE_YAML)
+    write(scratch / "tasks_pic_cli.py", TASKS)
+    runner = CliRunner()
+    assert runner.invoke(app, ["execute", "pipeline.yaml", "--run-id", "r1"]).exit_code == 0
+    done = runner.invoke(app, ["graph", "pipeline.yaml", "--run", "r1", "-o", "r1.svg"])
+    assert done.exit_code == 0, done.output
+    svg = ET.fromstring((scratch / "r1.svg").read_text())
+    marks = [g for g in svg.iter(f"{SVG}g") if (g.get("class") or "").startswith("status")]
+    assert {g.get("class") for g in marks} == {"status SUCCESS"}
+    assert any("✓ 3" in "".join(t.itertext()) for g in marks for t in g.iter(f"{SVG}text"))  # three map items
+    page = runner.invoke(app, ["graph", "pipeline.yaml", "--run", "r1"])
+    assert page.exit_code == 0 and "statuses of run <code>r1</code>" in (scratch / "pipeline.html").read_text()
+    changed = PIPELINE_YAML.replace("square: {type: task", "square: {type: task, max_attempts: 2")
+    write(scratch / "pipeline.yaml", changed)
+    refused = runner.invoke(app, ["graph", "pipeline.yaml", "--run", "r1", "-o", "again.svg"])
+    assert refused.exit_code == 2 and "its steps changed since run 'r1'" in refused.stderr
+    missing = runner.invoke(app, ["graph", "pipeline.yaml", "--run", "nope"])
+    assert missing.exit_code != 0 and "nope" in missing.stderr
+
+
+def test_report_of_a_retry_marks_reused_steps_and_draws_only_its_own_work(scratch, monkeypatch):
+    write(
+        scratch / "tasks_retry_pic.py",
+        "import os\n\ndef first():\n    return 1\n\n"
+        "def second(x: int):\n    if os.environ.get('BREAK'):\n        raise RuntimeError('broken')\n",
+    )
+    write(
+        scratch / "pipeline.yaml",
+        """
+        dag:
+          start_at: first
+          steps:
+            first: {type: task, command: tasks_retry_pic.first, returns: [x], next: second}
+            second: {type: task, command: tasks_retry_pic.second, next: success}
+        """,
+    )
+    runner = CliRunner()
+    monkeypatch.setenv("BREAK", "1")
+    assert runner.invoke(app, ["execute", "pipeline.yaml", "--run-id", "orig"]).exit_code == 1
+    monkeypatch.delenv("BREAK")
+    assert runner.invoke(app, ["retry", "orig", "--run-id", "again"]).exit_code == 0
+    assert runner.invoke(app, ["runs", "show", "again", "--html", "again.html"]).exit_code == 0
+    html = (scratch / "again.html").read_text()
+    assert "<dt>retry of</dt><dd>run <code>orig</code></dd>" in html
+    assert "<span class='badge REUSED'>REUSED</span>" in html and "reused from orig" in html
+    timeline = re.search(r"<svg[^>]*class=\"timeline\".*?</svg>", html, re.S).group(0)
+    labels = [t.text for t in ET.fromstring(timeline).iter(f"{SVG}text") if t.get("font-size") == "12.5"]
+    assert labels == ["second"]  # first was reused: its work was done in run orig

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +23,97 @@ app = typer.Typer(
 )
 runs_app = typer.Typer(help="Look at recorded runs (the run log store of the configuration).", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
+LOG_LEVEL_HELP = (
+    "How much runnable logs about what it does, on stderr: debug (every step the engine starts and ends), "
+    "info, warning (default), error or critical; any case."
+)
+
+
+def log_level_name(value: str) -> str:
+    """Normalise a --log-level value (``debug``, ``Warn``, ``10``) to a logging level name, or refuse it."""
+    import logging
+
+    text = value.strip().upper()
+    text = _LEVEL_ALIASES.get(text, text)
+    if text.isdigit() and logging.getLevelName(int(text)) in LOG_LEVELS:
+        text = logging.getLevelName(int(text))
+    if text not in LOG_LEVELS:
+        raise typer.BadParameter(f"{value!r} is not a log level; use one of {', '.join(n.lower() for n in LOG_LEVELS)}")
+    return text
+
+
+def configure_logging(level: str) -> None:
+    """Send runnable's own log records to stderr at ``level`` (task output is not affected)."""
+    import logging
+
+    logger = logging.getLogger("runnable")
+    logger.setLevel(level)
+    if not any(getattr(h, "_runnable", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s runnable: %(message)s"))
+        handler._runnable = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def versions() -> list[tuple[str, str]]:
+    """(distribution, version) of runnable-core and of every installed distribution contributing plugins."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import runnable
+
+    try:
+        core = version("runnable-core")
+    except PackageNotFoundError:
+        core = runnable.__version__
+    found = {"runnable-core": core}
+    try:
+        from runnable.plugins import get_registry
+
+        for impl in get_registry().all():
+            if impl.distribution and impl.distribution not in found:
+                found[impl.distribution] = impl.version or "?"
+    except RunnableError as error:  # a broken plugin must not hide the versions of the rest
+        found["(plugins)"] = f"error: {error.message}"
+    return list(found.items())
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        for distribution, number in versions():
+            print(f"{distribution} {number}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main(
+    version_: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            help="Print the versions of runnable-core and of every installed plugin distribution, then exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", help=LOG_LEVEL_HELP, envvar="RUNNABLE_LOG_LEVEL", show_envvar=True)
+    ] = None,
+) -> None:
+    """Run pipelines of python functions, notebooks and shell commands, and inspect their runs.
+
+    Start with: runnable execute pipeline.yaml (or pipeline.py). See each command's --help.
+    """
+    from runnable.reporting import guard_stdout
+
+    guard_stdout()  # `runnable runs list | head` ends quietly
+    if log_level:
+        configure_logging(log_level_name(log_level))
+
 
 ConfigOption = Annotated[
     str | None,
@@ -64,7 +157,7 @@ def _run_failed(file: Path, run_log) -> RunnableError:  # type: ignore[no-untype
     )
 
 
-RunIdArgument = Annotated[str | None, typer.Argument(metavar="[RUN_ID]", help="Run id (same as --run-id).")]
+RunIdArgument = Annotated[str | None, typer.Argument(metavar="RUN_ID", help="Run id (same as --run-id).")]
 ParametersOption = Annotated[
     str | None, typer.Option("--parameters", "--parameters-file", "-p", help="YAML file of initial parameters.")
 ]
@@ -72,7 +165,7 @@ RunIdOption = Annotated[
     str | None, typer.Option("--run-id", help="Name the run (default: generated).", envvar="RUNNABLE_RUN_ID")
 ]
 TagOption = Annotated[str | None, typer.Option("--tag", help="A label stored with the run.")]
-LogLevelOption = Annotated[str, typer.Option("--log-level", help="Log level for runnable's own messages.")]
+LogLevelOption = Annotated[str, typer.Option("--log-level", help=LOG_LEVEL_HELP, callback=log_level_name)]
 
 
 def _run_file(
@@ -458,59 +551,185 @@ def _store(config: str | None):  # type: ignore[no-untyped-def]
     return get_registry().create("run-log-store", section.type, section.config, source=loaded.source)
 
 
+def _config_words(config: str | None) -> str:
+    from runnable.config import resolve_config_path
+
+    path = resolve_config_path(config)
+    return f"the configuration {path}" if path else "the default configuration (no -c)"
+
+
+def _store_words(store) -> str:  # type: ignore[no-untyped-def]
+    masked = store.masked_config()
+    settings = masked.get("config", {})
+    location = settings.get("log_folder") or settings.get("location") or ""
+    return f"{masked.get('type')}: {location}" if location else str(masked.get("type"))
+
+
+@dataclass
+class _Listed:
+    run_id: str
+    status: str
+    started: str = ""
+    duration: float | None = None
+    tag: str = ""
+    pipeline: str = ""
+    retry_of: str = ""
+    error: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        return {k: v for k, v in asdict(self).items() if v not in ("", None) or k in ("run_id", "status")}
+
+
+def _listed(store, run_id: str) -> _Listed:  # type: ignore[no-untyped-def]
+    """One row of `runs list`; a run log that cannot be read is a row saying so, not the end of the list."""
+    try:
+        log = store.get_run_log(run_id)
+    except Exception as error:  # corrupt JSON, a half-written file, a schema from elsewhere
+        details = getattr(error, "errors", None)
+        if callable(details):  # pydantic: the first problem, not the "1 validation error" headline
+            problem = details()[0]
+            where = ".".join(str(p) for p in problem.get("loc", ()))
+            first = f"{where + ': ' if where else ''}{problem.get('msg', '')}"
+        else:
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return _Listed(run_id=run_id, status="UNREADABLE", error=first[:200])
+    duration = (log.end_time - log.start_time).total_seconds() if log.end_time and log.start_time else None
+    return _Listed(
+        run_id=log.run_id,
+        status=log.status,
+        started=log.start_time.strftime("%Y-%m-%d %H:%M:%S") if log.start_time else "",
+        duration=duration,
+        tag=log.tag,
+        pipeline=log.pipeline_name,
+        retry_of=log.original_run_id,
+    )
+
+
 @runs_app.command("list")
 def runs_list(
     config: ConfigOption = None,
-    limit: Annotated[int, typer.Option("--limit", "-l", help="Show at most this many runs.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-l", min=1, help="Show at most this many runs.")] = 20,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", "-s", help="Only runs with this status: success, fail, processing, unreadable."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON list of runs (for scripts).")] = False,
 ) -> None:
-    """List runs, newest first: id, status, start time, duration, tag."""
-    from rich.table import Table
+    """List runs, newest first: id, status, start time, duration, tag, pipeline.
 
-    from runnable.reporting import _duration, make_console
+    Runs are read from the run log store of the configuration: give the same -c as the runs were made with.
+    Run ids are printed whole, at any terminal width and in a pipe.
 
+    Examples:
+
+      runnable runs list --status fail --limit 5
+
+      runnable runs list -c argo.yaml --json | jq -r '.[].run_id'
+    """
+    import json
+
+    wanted = status.strip().upper() if status else ""
+    known = ("SUCCESS", "FAIL", "PROCESSING", "CREATED", "TRIGGERED", "UNREADABLE")
+    if wanted and wanted not in known:
+        raise _fail(RunnableError(f"--status {status!r}: use one of {', '.join(k.lower() for k in known)}"))
     try:
         store = _store(config)
-        table = Table(show_edge=False)
-        for column in ("run id", "status", "started", "duration", "tag", "pipeline"):
-            table.add_column(column)
-        for run_id in store.list_run_ids()[:limit]:
-            log = store.get_run_log(run_id)
-            duration = (log.end_time - log.start_time).total_seconds() if log.end_time and log.start_time else None
-            started = log.start_time.strftime("%Y-%m-%d %H:%M:%S") if log.start_time else "-"
-            table.add_row(log.run_id, log.status, started, _duration(duration), log.tag, log.pipeline_name)
+        run_ids = store.list_run_ids()
     except RunnableError as error:
         raise _fail(error) from None
-    make_console().print(table)
+    rows: list[_Listed] = []
+    for run_id in run_ids:
+        row = _listed(store, run_id)
+        if wanted and row.status != wanted:
+            continue
+        rows.append(row)
+        if len(rows) >= limit:
+            break
+    if as_json:
+        sys.stdout.write(json.dumps([r.as_json() for r in rows], indent=2) + "\n")
+        return
+    if not rows:
+        which = f" with status {wanted}" if wanted else ""
+        print(
+            f"no runs{which} in {_store_words(store)}, the run log store of {_config_words(config)}; "
+            "runs made with another configuration are listed with the same -c",
+            file=sys.stderr,
+        )
+        return
+    _print_runs(rows)
+
+
+def _print_runs(rows: list[_Listed]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from runnable.reporting import _STYLE, _duration, make_console
+
+    console = make_console()
+    table = Table(show_edge=False)
+    # no_wrap + a fixed minimum width: the run id is what people copy, it is never cut or folded.
+    table.add_column("run id", no_wrap=True, min_width=max(len(r.run_id) for r in rows))
+    for column in ("status", "started", "duration", "tag", "pipeline", "notes"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        notes = f"retry of {row.retry_of}" if row.retry_of else row.error
+        table.add_row(
+            Text(row.run_id),
+            Text(row.status, style=_STYLE.get(row.status, "yellow" if row.status == "UNREADABLE" else "")),
+            row.started or "-",
+            _duration(row.duration),
+            Text(row.tag),
+            Text(row.pipeline),
+            Text(notes, style="dim"),
+        )
+    if not console.is_terminal:  # a pipe or a file: one line per run, whatever COLUMNS says (grep, awk)
+        console.width = 1000
+    console.print(table)
+
+
+TAIL_LINES = 15
+
+
+def _open_run(config: str | None, run_id: str):  # type: ignore[no-untyped-def]
+    from runnable.history import Run, open_services
+
+    store, catalog = open_services(config)
+    return Run(store.get_run_log(run_id), store, catalog)
 
 
 @runs_app.command("show")
 def runs_show(
-    run_id: Annotated[str, typer.Argument(help="The run to show.")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The run to show.")],
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole run log as JSON.")] = False,
     html: Annotated[
         Path | None,
-        typer.Option("--html", help="Write a standalone HTML report (timeline, steps, parameters, metrics) here."),
+        typer.Option("--html", help="Write a standalone HTML report (graph, timeline, steps, metrics, files) here."),
     ] = None,
+    lines: Annotated[
+        int, typer.Option("--lines", "-n", min=0, help="Output lines shown for a failed step.")
+    ] = TAIL_LINES,
 ) -> None:
-    """Show one run: its steps, parameters and metrics (or the whole record with --json).
+    """Show one run: its steps, parameters and metrics, and for a failed step its error and last output lines.
 
-    Example: runnable runs show my-run --html report.html
+    Examples:
+
+      runnable runs show my-run
+
+      runnable runs show my-run --html report.html
     """
-    from rich.table import Table
-
-    from runnable.reporting import make_console, print_summary
+    from runnable.records import had_failure
 
     try:
-        store = _store(config)
-        log = store.get_run_log(run_id)
+        run = _open_run(config, run_id)
     except RunnableError as error:
         raise _fail(error) from None
-    if html is not None:
+    log = run.record
+    if html is not None:  # the report draws the pipeline with its statuses: worth loading the graph
         from runnable.pictures.write import write_run_report
 
         try:
-            written = write_run_report(log, html)
+            written = write_run_report(log, html, graph=run.graph)
         except RunnableError as error:
             raise _fail(error) from None
         print(f"wrote the report of run {log.run_id} to {written}", file=sys.stderr if as_json else sys.stdout)
@@ -519,22 +738,95 @@ def runs_show(
     if as_json:
         sys.stdout.write(log.model_dump_json(indent=2) + "\n")
         return
+    _show_run(run, run.graph if had_failure(log) else None, lines)
+
+
+def _show_run(run, graph, lines: int) -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+    from rich.text import Text
+
+    from runnable.records import display_name, execution_logs, first_line, read_output, task_steps
+    from runnable.reporting import make_console, print_summary
+
+    log = run.record
     console = make_console()
-    print_summary(console, log, store.masked_config())
+    print_summary(console, log, run._store.masked_config(), graph=graph)
+    for step in task_steps(log):
+        if step.status != "FAIL" or step.branches:
+            continue
+        name = display_name(log, step.internal_name)
+        console.print(Text(f"\n{name}: {first_line(step.message, step)}", style="bold red"), soft_wrap=True)
+        if not execution_logs(step) or lines == 0:
+            continue
+        try:
+            outputs = read_output(run._catalog, log, step)
+        except RunnableError as error:
+            console.print(Text(f"  (its output is not readable: {error.message})", style="dim"), soft_wrap=True)
+            continue
+        number, text = outputs[-1]
+        tail = text.rstrip("\n").splitlines()[-lines:]
+        which = f"attempt {number}, " if len(outputs) > 1 else ""
+        command = f"runnable logs {log.run_id} {shlex.quote(name)}"
+        console.print(Text(f"  last {len(tail)} lines of its output ({which}all of it: {command}):", "dim"))
+        for line in tail:
+            console.print(Text(f"  │ {line}"), soft_wrap=True)
     if log.parameters:
         table = Table(title="parameters", title_justify="left", show_edge=False)
         table.add_column("name")
         table.add_column("kind")
         table.add_column("value")
         for name, parameter in log.parameters.items():
-            table.add_row(name, parameter.kind, str(parameter.description_value))
+            table.add_row(Text(name), parameter.kind, Text(str(parameter.description_value)))
         console.print(table)
+
+
+@app.command()
+def logs(
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The run.")],
+    step: Annotated[
+        str,
+        typer.Argument(metavar="STEP", help="The step: train, or inside maps train[3].fit (same as train.3.fit)."),
+    ],
+    config: ConfigOption = None,
+    attempt: Annotated[
+        int | None, typer.Option("--attempt", "-a", min=1, help="Only this attempt (default: all, in order).")
+    ] = None,
+) -> None:
+    """Print what a step printed (stdout and stderr, its traceback), as kept in the run's catalog.
+
+    Examples:
+
+      runnable logs my-run train
+
+      runnable logs my-run 'train[3].fit' --attempt 2
+    """
+    from runnable.records import attempt_of, display_name, execution_logs, find_step, read_output
+
+    try:
+        run = _open_run(config, run_id)
+        record = find_step(run.record, step)
+        outputs = read_output(run._catalog, run.record, record, attempt)
+    except RunnableError as error:
+        raise _fail(error) from None
+    name = display_name(run.record, record.internal_name)
+    if not outputs:
+        kept = [str(attempt_of(e)) for e in execution_logs(record)]
+        if attempt and kept:
+            why = f"no output of attempt {attempt} (kept: attempt {', '.join(kept)})"
+        else:
+            why = "no output was kept (it printed nothing and did not fail)"
+        raise _fail(RunnableError(f"run {run_id!r}, step {name!r}: {why}"))
+    for number, text in outputs:
+        if len(outputs) > 1 or attempt:
+            print(f"--- {name}, attempt {number} ---", file=sys.stderr)
+        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
 
 
 @app.command()
 def graph(
     file: Annotated[
-        Path, typer.Argument(help="The pipeline: a YAML file with a 'dag', or a .py file defining main().")
+        Path,
+        typer.Argument(metavar="FILE", help="The pipeline: a YAML file with a 'dag', or a .py file defining main()."),
     ],
     output: Annotated[
         Path | None,
@@ -543,19 +835,29 @@ def graph(
     mermaid: Annotated[
         bool, typer.Option("--mermaid", help="Print the Mermaid text to stdout (and write a file only with -o).")
     ] = False,
+    run: Annotated[
+        str | None, typer.Option("--run", help="Draw each step's status in this run (the run of this pipeline).")
+    ] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Draw a pipeline (nothing runs): a standalone HTML page with an SVG picture, or Mermaid text.
+
+    With --run, the picture shows how each step went in that run: outlined green or red, map steps with
+    their item counts, steps that never ran washed out.
 
     Examples:
 
       runnable graph pipeline.yaml                    # writes pipeline.html
+
+      runnable graph pipeline.yaml --run my-run -o my-run.svg
 
       runnable graph pipeline.py --mermaid > pipeline.mmd
     """
     from runnable.pictures.write import draw_pipeline
 
     try:
-        text, written = draw_pipeline(file, output, mermaid=mermaid)
+        run_log = _store(config).get_run_log(run) if run else None
+        text, written = draw_pipeline(file, output, mermaid=mermaid, run_log=run_log)
     except RunnableError as error:
         raise _fail(error) from None
     sys.stdout.write(text)

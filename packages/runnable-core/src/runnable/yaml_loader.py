@@ -17,12 +17,42 @@ from runnable.yaml_io import load_yaml_file
 _DAG_KEYS = {"start_at", "steps", "description", "name"}
 
 
-def load_pipeline_yaml(path: str | Path) -> g.Graph:
+def load_pipeline_yaml(path: str | Path, *, check_imports: bool = False) -> g.Graph:
+    """The graph of a YAML pipeline, named by its ``name:`` key (top level or in ``dag``) or else its file.
+
+    With ``check_imports`` (for a run in this process), every python task's command is imported now, so a
+    typo in a module or function name is reported naming the step before anything runs, not after an hour
+    of earlier steps. Drawing or rendering a pipeline for an orchestrator leaves it off: there the code lives
+    in an image, not necessarily here.
+    """
     path = Path(path)
     data = load_yaml_file(path, PipelineDefinitionError)
     if not isinstance(data, dict) or not isinstance(data.get("dag"), dict):
         raise PipelineDefinitionError(f"{path}: a pipeline file needs a top-level 'dag' mapping")
-    return graph_from_dict(data["dag"], str(path))
+    graph = graph_from_dict(data["dag"], str(path))
+    graph.name = str(data.get("name") or graph.name or path.stem)
+    if check_imports:
+        check_python_commands(graph, str(path))
+    return graph
+
+
+def check_python_commands(graph: g.Graph, source: str) -> None:
+    """Import the function of every python task (in branches too); the first that fails is the error."""
+    from runnable.engine.tasks.python import import_callable
+
+    for node in graph.nodes.values():
+        if isinstance(node, g.TaskNode) and node.command_type == "python" and node._function is None:
+            try:
+                import_callable(node.command, step=node.name)
+            except RunnableError as error:
+                raise PipelineDefinitionError(f"{source}: {error.message}", hint=error.hint) from None
+            except Exception as error:  # the module itself raised while importing (a SyntaxError, a bad import)
+                raise PipelineDefinitionError(
+                    f"{source}: step {node.name!r}: importing {node.command!r} failed: {type(error).__name__}: {error}"
+                ) from None
+        elif isinstance(node, g.CompositeNode):
+            for branch in node.branch_graphs().values():
+                check_python_commands(branch, source)
 
 
 def graph_from_dict(dag: dict[str, Any], source: str, *, validate: bool = True) -> g.Graph:

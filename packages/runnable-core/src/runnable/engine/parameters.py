@@ -5,11 +5,14 @@ Binding rules (the original runnable's, kept so existing task code runs unchange
 * an argument is bound by name from the current parameters; an argument with a default may be missing;
 * an argument annotated with a pydantic model is built from the stored dict;
 * ``**kwargs`` receives every parameter; ``*args`` receives nothing;
+* an argument annotated ``argparse.Namespace`` (conventionally ``args``) receives, as attributes, every
+  parameter not bound to another argument by name: a function written for ``argparse`` runs unchanged;
 * one return name takes the whole returned value; several names take the items of a returned tuple/list.
 """
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import json
 import os
@@ -84,11 +87,15 @@ def bind_arguments(
     hints: dict[str, Any] | None = None
     kwargs: dict[str, Any] = {}
     takes_var_keyword = False
+    namespaces: list[str] = []
     for name, argument in signature.parameters.items():
         if argument.kind is inspect.Parameter.VAR_KEYWORD:
             takes_var_keyword = True
             continue
         if argument.kind is inspect.Parameter.VAR_POSITIONAL:
+            continue
+        if _is_namespace(func, name, argument.annotation):
+            namespaces.append(name)
             continue
         if name not in values:
             if argument.default is inspect.Parameter.empty:
@@ -113,10 +120,25 @@ def bind_arguments(
                 ) from None
         else:
             kwargs[name] = values[name]
+    if namespaces:
+        bound = set(kwargs)
+        extra = {name: values[name] for name in values if name not in bound and name not in namespaces}
+        for name in namespaces:
+            kwargs[name] = argparse.Namespace(**extra)
     if takes_var_keyword:
-        for name, value in values.items():
-            kwargs.setdefault(name, value)
+        for name in values:
+            if name not in kwargs:
+                kwargs[name] = values[name]
     return kwargs
+
+
+def _is_namespace(func: Callable[..., Any], name: str, annotation: Any) -> bool:
+    """Whether the argument is annotated ``argparse.Namespace`` (also as a string, under postponed annotations)."""
+    if annotation is argparse.Namespace:
+        return True
+    if isinstance(annotation, str) and annotation.rsplit(".", 1)[-1] == "Namespace":
+        return _annotations(func).get(name) is argparse.Namespace
+    return False
 
 
 def split_returns(returns: list[ReturnSpec], result: Any, *, step: str) -> dict[str, Any]:

@@ -33,6 +33,17 @@ td.value { font-family: ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monos
   color: #fff; background: #80868b; }
 .badge.SUCCESS { background: #188038; } .badge.FAIL { background: #c5221f; }
 .badge.PROCESSING, .badge.CREATED, .badge.TRIGGERED { background: #e37400; }
+.badge.REUSED { background: #1a73e8; } .badge.NOT-RUN { background: #bdc1c6; color: #3c4043; }
+tr.not-run td { color: #80868b; }
+tr.branches > td { padding-top: 2px; padding-bottom: 6px; background: #fbfbfc; }
+tr.branches summary { font-size: 13px; }
+tr.branches svg.histogram { display: block; margin: 6px 0 4px; }
+table.inner { width: 100%; border: none; margin-top: 4px; }
+.count { display: inline-block; margin-right: 6px; padding: 0 6px; border-radius: 8px; background: #e8eaed; }
+.count.SUCCESS { background: #ceead6; } .count.FAIL { background: #fad2cf; }
+.failure { background: #fce8e6; border: 1px solid #f5b7b1; border-radius: 8px; padding: 10px 14px; }
+.charts { display: flex; flex-wrap: wrap; gap: 12px; margin: 0 0 12px; }
+.chart { background: #fff; border: 1px solid #dadce0; border-radius: 8px; padding: 6px; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 3px 16px; margin: 12px 0 0; }
 dl.facts dt { color: #5f6368; } dl.facts dd { margin: 0; }
 """

@@ -89,6 +89,7 @@ class StepShape:
     kind: str
     detail: str
     tooltip: str
+    path: str = ""  # the step's place in the graph (``train.fit``; parallel branches keep their key)
 
     def moved(self, dx: float, dy: float) -> StepShape:
         return replace(self, x=self.x + dx, y=self.y + dy)
@@ -103,6 +104,7 @@ class FrameShape:
     kind: str  # parallel | map | conditional | loop | branch
     title: str
     subtitle: str = ""
+    path: str = ""  # for composite frames: the composite step's place in the graph
 
     def moved(self, dx: float, dy: float) -> FrameShape:
         return replace(self, x=self.x + dx, y=self.y + dy)
@@ -161,7 +163,7 @@ def layout(graph: g.Graph) -> Block:
     return _layout_graph(graph)
 
 
-def _layout_graph(graph: g.Graph) -> Block:
+def _layout_graph(graph: g.Graph, prefix: str = "") -> Block:
     names = visible_nodes(graph)
     edges = [edge for edge in edges_of(graph) if edge.source in names and edge.target in names]
     ranks = _ranks(names, edges)
@@ -169,7 +171,7 @@ def _layout_graph(graph: g.Graph) -> Block:
     for name in names:
         if graph.nodes[name].is_terminal:
             ranks[name] = last  # every way out ends on the bottom row, where a reader looks for the end
-    items = {name: _item_for(_node_block(graph.nodes[name])) for name in names}
+    items = {name: _item_for(_node_block(graph.nodes[name], prefix)) for name in names}
     rows: list[list[_Item]] = [[] for _ in range(last + 1)]
     for name in names:
         rows[ranks[name]].append(items[name])
@@ -324,14 +326,15 @@ def _spread_ports(ports: dict[int, list[tuple[float, int]]], owners: dict[int, _
     return offsets
 
 
-def _node_block(node: g.BaseNode) -> Block:
+def _node_block(node: g.BaseNode, prefix: str = "") -> Block:
+    path = f"{prefix}.{node.name}" if prefix else node.name
     if isinstance(node, g.CompositeNode):
-        return _composite_block(node)
+        return _composite_block(node, path)
     kind = kind_of(node)
     name = shorten(node.name, 34)
     if node.is_terminal:
         w = max(96.0, text_width(name, 13, bold=True) + 36)
-        return Block(w, TERMINAL_H, [StepShape(0, 0, w, TERMINAL_H, name, kind, "", node.name)], w / 2, w / 2)
+        return Block(w, TERMINAL_H, [StepShape(0, 0, w, TERMINAL_H, name, kind, "", node.name, path)], w / 2, w / 2)
     detail = detail_of(node)
     line = f"{kind}: {detail}" if detail else kind
     tooltip = f"{node.name} ({kind})"
@@ -339,10 +342,10 @@ def _node_block(node: g.BaseNode) -> Block:
         tooltip += f"\n{node.command}"
     w = max(text_width(name, 13, bold=True), text_width(line, 11)) + 28
     w = min(STEP_MAX_W, max(STEP_MIN_W, w))
-    return Block(w, STEP_H, [StepShape(0, 0, w, STEP_H, name, kind, line, tooltip)], w / 2, w / 2)
+    return Block(w, STEP_H, [StepShape(0, 0, w, STEP_H, name, kind, line, tooltip, path)], w / 2, w / 2)
 
 
-def _composite_block(node: g.CompositeNode) -> Block:
+def _composite_block(node: g.CompositeNode, path: str = "") -> Block:
     """A frame with a header (name, type and what drives it) around the branches, laid out recursively."""
     title = shorten(node.name, 40)
     detail = detail_of(node)
@@ -351,7 +354,7 @@ def _composite_block(node: g.CompositeNode) -> Block:
     shapes: list[Shape] = []
     if isinstance(node, g.MapNode | g.LoopNode):
         (branch,) = node.branch_graphs().values()
-        inner = _layout_graph(branch)
+        inner = _layout_graph(branch, path)
         is_loop = isinstance(node, g.LoopNode)
         rail = LOOP_RAIL if is_loop else 0
         header = FRAME_HEADER + (LOOP_GAP if is_loop else 0)
@@ -370,7 +373,7 @@ def _composite_block(node: g.CompositeNode) -> Block:
     else:
         boxes: list[tuple[str, Block, float]] = []
         for key, branch in node.branch_graphs().items():
-            inner = _layout_graph(branch)
+            inner = _layout_graph(branch, f"{path}.{key}")
             label = shorten(branch_title(node, key), 40)
             boxes.append((label, inner, max(inner.w, text_width(label, 12, bold=True)) + 2 * BRANCH_PAD))
         box_h = BRANCH_HEADER + max(inner.h for _, inner, _ in boxes) + BRANCH_PAD
@@ -382,7 +385,7 @@ def _composite_block(node: g.CompositeNode) -> Block:
             shapes.append(FrameShape(x, FRAME_HEADER, box_w, box_h, "branch", label))
             shapes += inner.placed(x + (box_w - inner.w) / 2, FRAME_HEADER + BRANCH_HEADER)
             x += box_w + GAP_X
-    frame = FrameShape(0, 0, w, h, str(node.type), title, subtitle)
+    frame = FrameShape(0, 0, w, h, str(node.type), title, subtitle, path)
     behind: list[Shape] = []
     if isinstance(node, g.MapNode):
         behind = [replace(frame, x=STACK * i, y=STACK * i, title="", subtitle="") for i in (2, 1)]
@@ -530,11 +533,56 @@ def _legend(width: float, y: float) -> tuple[list[str], float]:
     return parts, 2 * 30
 
 
-def to_svg(graph: g.Graph, title: str = "", *, heading: bool = True) -> str:
+STATUS_COLOURS = {"SUCCESS": "#188038", "FAIL": "#c5221f", "PROCESSING": "#e37400", "CREATED": "#e37400"}
+_STATUS_MARKS = (("SUCCESS", "✓"), ("FAIL", "✗"), ("PROCESSING", "…"), ("CREATED", "…"))
+StatusCounts = dict[str, int]
+
+
+def status_overlay(
+    x: float, y: float, w: float, h: float, counts: StatusCounts | None, radius: float, *, outside: bool = False
+) -> str:
+    """A run's status drawn over a step: a coloured outline and a count badge (``✓ 998 ✗ 2`` for map items);
+    a step that never ran is washed out and says so."""
+    if not counts:
+        veil = f'<rect x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" height="{_n(h)}" rx="{_n(radius)}" '
+        veil += 'fill="#ffffff" fill-opacity="0.6"/>'
+        note = _text(x + w - 6, y + 12, "not run", 10, fill=MUTED, text_anchor="end")
+        return f'<g class="status not-run">{veil}{note}</g>'
+    worst = next((s for s in ("FAIL", "PROCESSING", "CREATED", "SUCCESS") if counts.get(s)), "SUCCESS")
+    colour = STATUS_COLOURS.get(worst, MUTED)
+    total = sum(counts.values())
+    marks = [(m, counts[s]) for s, m in _STATUS_MARKS if counts.get(s)]
+    badge = " ".join(m if total == 1 else f"{m} {n}" for m, n in marks)
+    outline = f'<rect x="{_n(x - 2)}" y="{_n(y - 2)}" width="{_n(w + 4)}" height="{_n(h + 4)}" rx="{_n(radius + 2)}" '
+    outline += f'fill="none" stroke="{colour}" stroke-width="3"/>'
+    if outside:  # a small pill (a branch's success step): the badge goes to its right
+        label = _text(x + w + 8, y + h / 2 + 4, badge, 10.5, bold=True, fill=colour)
+    else:
+        label = _text(x + w - 6, y + 12, badge, 10.5, bold=True, fill=colour, text_anchor="end")
+    title = ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
+    return f'<g class="status {escape(worst)}"><title>{escape(title)}</title>{outline}{label}</g>'
+
+
+def _with_status(shape: StepShape | FrameShape, statuses: dict[str, StatusCounts] | None) -> str:
+    drawn = render_step(shape) if isinstance(shape, StepShape) else render_frame(shape)
+    if statuses is None or not shape.path or (isinstance(shape, FrameShape) and not shape.title):
+        return drawn
+    if isinstance(shape, StepShape) and shape.kind in ("success", "fail") and shape.path not in statuses:
+        return drawn  # an end the run did not reach is not news
+    terminal = isinstance(shape, StepShape) and shape.kind in ("success", "fail")
+    radius = shape.h / 2 if isinstance(shape, StepShape) and shape.kind == "success" else 8
+    counts = statuses.get(shape.path)
+    return drawn + status_overlay(shape.x, shape.y, shape.w, shape.h, counts, radius, outside=terminal)
+
+
+def to_svg(
+    graph: g.Graph, title: str = "", *, heading: bool = True, statuses: dict[str, StatusCounts] | None = None
+) -> str:
     """The picture of ``graph`` as a standalone SVG document, with a legend below.
 
     The title (``title`` or the pipeline's name) and description go on top unless ``heading`` is false: a page
-    that shows its own heading does not want it twice.
+    that shows its own heading does not want it twice. With ``statuses`` (graph path -> status counts, see
+    :func:`runnable.pictures.status.graph_statuses`) each step shows how it went in a run.
     """
     block = layout(graph)
     margin = 24.0
@@ -552,9 +600,9 @@ def to_svg(graph: g.Graph, title: str = "", *, heading: bool = True) -> str:
     if head:
         top += 8
     graph_x = (width - block.w) / 2
-    body = [render_frame(s) for s in block.shapes if isinstance(s, FrameShape)]
+    body = [_with_status(s, statuses) for s in block.shapes if isinstance(s, FrameShape)]
     body += [render_edge(s) for s in block.shapes if isinstance(s, EdgeShape)]
-    body += [render_step(s) for s in block.shapes if isinstance(s, StepShape)]
+    body += [_with_status(s, statuses) for s in block.shapes if isinstance(s, StepShape)]
     legend_y = top + block.h + 32
     legend, legend_h = _legend(width, legend_y)
     height = legend_y + legend_h + margin / 2
@@ -579,18 +627,22 @@ def to_svg(graph: g.Graph, title: str = "", *, heading: bool = True) -> str:
     return "".join(parts)
 
 
-def to_html(graph: g.Graph, title: str = "") -> str:
-    """One standalone page: the SVG picture, and the Mermaid text (folded) to copy into docs."""
+def to_html(graph: g.Graph, title: str = "", *, statuses: dict[str, StatusCounts] | None = None, run: str = "") -> str:
+    """One standalone page: the SVG picture, and the Mermaid text (folded) to copy into docs.
+
+    With ``statuses`` the picture shows how each step went in run ``run``.
+    """
     from runnable.pictures.mermaid import to_mermaid
 
     title = title or graph.name or "pipeline"
     steps = sum(1 for _ in _all_steps(graph))
+    of_run = f" · statuses of run <code>{escape(run)}</code>" if run else ""
     body = (
         f"<header><h1>{escape(title)}</h1>"
         + (f"<p class='muted'>{escape(graph.description)}</p>" if graph.description else "")
         + f"<p class='muted'>{steps} steps · starts at <code>{escape(graph.start_at)}</code> · "
-        f"dag hash <code>{graph.dag_hash()[:12]}</code></p></header>"
-        f"<section class='picture'>{to_svg(graph, title=title, heading=False)}</section>"
+        f"dag hash <code>{graph.dag_hash()[:12]}</code>{of_run}</p></header>"
+        f"<section class='picture'>{to_svg(graph, title=title, heading=False, statuses=statuses)}</section>"
         "<details><summary>Mermaid text (paste into Markdown)</summary>"
         f"<pre>{escape(to_mermaid(graph))}</pre></details>"
     )
