@@ -140,21 +140,14 @@ def _fail(error: RunnableError) -> typer.Exit:
 
 
 def _run_failed(file: Path, run_log) -> RunnableError:  # type: ignore[no-untyped-def]
-    """The one-line error for a run that ended in FAIL: the pipeline file, the first failed step and why."""
-    failed = [s for s in run_log.iter_steps() if s.status == "FAIL" and s.step_type not in ("success", "fail")]
-    if not failed:
+    """The one-line error for a run that ended in FAIL: the innermost failed step, why, and how to go on."""
+    from runnable.records import explain_failure
+
+    failure = explain_failure(run_log)
+    if failure is None:
         return TaskFailedError(f"{file}: run {run_log.run_id!r} failed")
-    step = failed[0]
-    message = ((step.message or "").strip().splitlines() or ["failed"])[0]
-    prefix = f"step {step.name!r}: "
-    if message.startswith(prefix):
-        message = message[len(prefix) :]
-    kept = any(entry.name.endswith(".execution.log") for entry in step.data_catalog)
-    output = f"its output is kept in the catalog as {step.internal_name}.execution.log; " if kept else ""
-    return TaskFailedError(
-        f"{file}: step {step.internal_name!r}: {message}",
-        hint=f"{output}see `runnable runs show {run_log.run_id}`",
-    )
+    hints = [f"its output is in the catalog at {failure.output}" if failure.output else "", failure.retry]
+    return TaskFailedError(f"{file}: step {failure.step!r}: {failure.message}", hint="; ".join(h for h in hints if h))
 
 
 RunIdArgument = Annotated[str | None, typer.Argument(metavar="RUN_ID", help="Run id (same as --run-id).")]
@@ -198,7 +191,7 @@ def _run_file(
             if run_log is None:
                 raise RunnableError(f"{file}: main() did not run the {'job' if job else 'pipeline'}")
         else:
-            graph = entrypoints.load_job_graph(file) if job else entrypoints.load_graph(file)
+            graph = entrypoints.load_job_graph(file) if job else entrypoints.load_graph(file, check_imports=True)
             run_log = entrypoints.run_graph(
                 graph,
                 configuration_file=config or "",

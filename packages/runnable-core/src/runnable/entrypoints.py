@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runnable.errors import ImportPathError, PipelineDefinitionError
-from runnable.frontdoor import FrontDoor, current, front_door, run_graph
+from runnable.frontdoor import FrontDoor, current, front_door, pipeline_module_name, run_graph
 
 if TYPE_CHECKING:
     from runnable.engine.run import Plan, Run
@@ -53,7 +53,7 @@ def retry_run(original_run_id: str, *, configuration_file: str = "", run_id: str
             f"run {original_run_id!r}: its pipeline file {pipeline_file!r} is not here",
             hint="run `runnable retry` from the folder the original run started in",
         )
-    graph = load_graph(pipeline_file)
+    graph = load_graph(pipeline_file, check_imports=True)
     if graph.dag_hash() != original.dag_hash:
         raise RunnableError(
             f"{pipeline_file}: the pipeline's steps changed since run {original_run_id!r}; retry needs the same graph",
@@ -147,7 +147,7 @@ def import_pipeline_module(path: Path) -> Any:
     for folder in (str(path.resolve().parent), os.getcwd()):
         if folder not in sys.path:
             sys.path.insert(0, folder)
-    name = f"runnable_pipeline_{path.stem.replace('-', '_')}"
+    name = pipeline_module_name(path)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportPathError(f"{path}: cannot be imported as a python module")
@@ -191,13 +191,18 @@ def call_main(path: Path, door: FrontDoor) -> Pipeline:
     return door.pipeline or pipeline
 
 
-def load_graph(path: str | Path) -> Graph:
-    """The graph of a pipeline file, without running anything."""
+def load_graph(path: str | Path, *, check_imports: bool = False) -> Graph:
+    """The graph of a pipeline file, without running anything.
+
+    ``check_imports`` (a run about to start here) imports every python command of a YAML pipeline now, so a
+    typo is reported naming its step before any step runs; rendering and drawing leave it off, since the
+    code may live only in the image.
+    """
     path = Path(path)
     if path.suffix in (".yaml", ".yml"):
         from runnable.yaml_loader import load_pipeline_yaml
 
-        return load_pipeline_yaml(path)
+        return load_pipeline_yaml(path, check_imports=check_imports)
     if path.suffix == ".py":
         pipeline = call_main(path, FrontDoor(pipeline_file=str(path), define_only=True))
         return pipeline.return_dag()

@@ -14,11 +14,19 @@ import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from runnable.models.graph import Graph
     from runnable.models.run_log import RunLog
+
+
+def pipeline_module_name(path: Path) -> str:
+    """The module name a pipeline file is imported under, whoever runs it: ``python pipeline.py`` (where its
+    functions live in ``__main__``) and ``runnable execute pipeline.py`` must name its commands alike, or the
+    two give different dag hashes and one cannot retry or draw the other's run."""
+    return f"runnable_pipeline_{path.stem.replace('-', '_')}"
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -151,7 +152,13 @@ class _PythonCommand(_Command):
 
     def _command(self) -> str:
         function = self.function
-        return f"{function.__module__}.{getattr(function, '__qualname__', function.__name__)}"
+        module = function.__module__
+        main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+        if module == "__main__" and main_file:  # `python pipeline.py`: named as `runnable execute` imports it
+            from runnable.frontdoor import pipeline_module_name
+
+            module = pipeline_module_name(Path(main_file))
+        return f"{module}.{getattr(function, '__qualname__', function.__name__)}"
 
     def _attach(self, node: g.TaskNode) -> g.TaskNode:
         node._function = self.function  # runs in-process even when defined in __main__
