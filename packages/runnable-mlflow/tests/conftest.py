@@ -112,3 +112,13 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def _tail(path: Path) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-30:])
+
+
+@pytest.fixture
+def project(tmp_path: Path, mlflow_server: str):  # noqa: ANN201 - the helper module is imported lazily
+    """A scratch project using the tracker, with its own experiment on the session's server."""
+    from mlflow_project import new_project
+
+    root = tmp_path / "project"
+    root.mkdir()
+    return new_project(root, mlflow_server)
