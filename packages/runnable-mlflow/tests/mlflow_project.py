@@ -94,13 +94,18 @@ class Project:
         path.write_text(textwrap.dedent(text).lstrip())
         return path
 
-    def config(self, name: str = "config.yaml", **tracker: Any) -> str:
+    def config(self, name: str = "config.yaml", *, tracked: bool = True, parallel: bool = False, **tracker: Any) -> str:
+        """A configuration file using the tracker (``tracked``) with ``tracker`` settings; ``parallel`` runs
+        map iterations in forked processes."""
         settings = {"tracking_uri": self.tracking_uri, "experiment_name": self.experiment, **tracker}
-        config = {
+        config: dict[str, Any] = {
             "run-log-store": {"type": "chunked-fs", "config": {"log_folder": str(self.root / "run-logs")}},
             "catalog": {"type": "file-system", "config": {"catalog_location": str(self.root / "catalog")}},
-            "experiment-tracker": {"type": "mlflow", "config": settings},
         }
+        if tracked:
+            config["experiment-tracker"] = {"type": "mlflow", "config": settings}
+        if parallel:
+            config["pipeline-executor"] = {"type": "local", "config": {"enable_parallel": True}}
         (self.root / name).write_text(yaml.safe_dump(config))
         return name
 
@@ -110,15 +115,20 @@ class Project:
 
     def runnable(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """``runnable <args>`` in a fresh process in the project folder."""
+        return self.start(*args, env=env).communicate_result()
+
+    def start(self, *args: str, env: dict[str, str] | None = None) -> Running:
+        """``runnable <args>`` started in a fresh process, not waited for."""
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("RUNNABLE_", "MLFLOW_"))}
-        return subprocess.run(
+        process = subprocess.Popen(
             [sys.executable, "-m", "runnable", *args],
             cwd=self.root,
             env={**clean, **(env or {})},
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=300,
         )
+        return Running(process, list(args))
 
     def commit(self) -> str:
         """Commit everything; the commit id the run's code identity will name."""
@@ -128,6 +138,16 @@ class Project:
         subprocess.run([*git, "commit", "-qm", "pipeline"], cwd=self.root, check=True)
         done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=self.root, check=True, capture_output=True, text=True)
         return done.stdout.strip()
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[str]
+    args: list[str]
+
+    def communicate_result(self) -> subprocess.CompletedProcess[str]:
+        stdout, stderr = self.process.communicate(timeout=300)
+        return subprocess.CompletedProcess(self.args, self.process.returncode, stdout, stderr)
 
 
 def new_project(root: Path, tracking_uri: str) -> Project:
