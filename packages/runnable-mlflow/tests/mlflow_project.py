@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-TASKS = '''
+TASKS = """
 from pathlib import Path
 
 
@@ -33,7 +33,7 @@ def fit(attempt: int) -> tuple:
 
 def broken() -> None:
     raise ValueError("no data for this step")
-'''
+"""
 
 # prepare -> fan (a map over three rates) -> refine (a loop stopping after its second round)
 PIPELINE = """

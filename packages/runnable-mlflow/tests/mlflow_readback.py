@@ -7,7 +7,6 @@ from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.entities import Run
-
 from runnable.testing import TrackedRun
 
 MLFLOW_TO_RUNNABLE = {"FINISHED": "SUCCESS", "FAILED": "FAIL"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from mlflow import MlflowClient
 from mlflow_readback import tracked_run
-
 from runnable.models.run_log import RunLog
 from runnable.testing import ExperimentTrackerSuite, TrackedRunReader
 from runnable_mlflow.tracker import MlflowTracker

@@ -38,9 +38,7 @@ def test_processes_starting_at_once_create_one_parent_run(project: Project, clie
     spawn = multiprocessing.get_context("spawn")  # fresh interpreters, nothing shared but the server
     barrier = spawn.Barrier(PROCESSES)
     workers = [
-        spawn.Process(
-            target=_track_one_step, args=(project.tracking_uri, project.experiment, "race-1", index, barrier)
-        )
+        spawn.Process(target=_track_one_step, args=(project.tracking_uri, project.experiment, "race-1", index, barrier))
         for index in range(PROCESSES)
     ]
     for worker in workers:

@@ -6,7 +6,6 @@ import pytest
 from mlflow import MlflowClient
 from mlflow_project import Project
 from mlflow_readback import parent_run, series, step_runs
-
 from runnable_mlflow.values import PARAM_VALUE_LIMIT, TRUNCATED
 
 

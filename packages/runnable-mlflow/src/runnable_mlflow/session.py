@@ -13,9 +13,10 @@ MLflow does have one atomic "create if absent": experiment names are unique (a s
 with the same name fails with ``RESOURCE_ALREADY_EXISTS``, also while the first one is deleted). So:
 
 1. search the experiment for the run tagged ``runnable.run_id = <id>``; found -> use it;
-2. otherwise create the *lock experiment* ``<experiment>.runnable-lock.<id>``. The one process that succeeds
-   creates the parent run, then deletes the lock experiment (it stays in MLflow's deleted list until
-   ``mlflow gc``; deleted, its name still cannot be created again, so the lock is never taken twice);
+2. otherwise create the *lock experiment* ``<experiment>.runnable-lock.<id>`` (:func:`lock_name`). The one
+   process that succeeds creates the parent run, then deletes the lock experiment (it stays in MLflow's
+   deleted list until ``mlflow gc``; deleted, its name still cannot be created again, so the lock is never
+   taken twice);
 3. every process that fails to take the lock waits until the winner's run appears in the search.
 
 A process that dies between taking the lock and creating the run leaves the others waiting until
@@ -25,6 +26,7 @@ A process that dies between taking the lock and creating the run leaves the othe
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import tempfile
@@ -44,6 +46,7 @@ STEP_TAG = "runnable.step"
 LEVEL_TAG = "runnable.level"  # "run" for the parent run, "step" for a step's run
 PARENT_TAG = "mlflow.parentRunId"  # what makes MLflow show a run nested under another
 LOCK_WAIT_SECONDS = 60.0
+MAX_EXPERIMENT_NAME = 500
 ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
 
 # Batch limits of MLflow's log_batch.
@@ -81,16 +84,19 @@ class MlflowSession:
             settings["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
         changed = {name: value for name, value in settings.items() if name not in os.environ}
         os.environ.update(changed)
-        logger = logging.getLogger("mlflow")
-        level = logger.level
+        # MLflow's messages, and urllib3's "Retrying ..." lines while the server does not answer.
+        loggers = [logging.getLogger(name) for name in ("mlflow", "urllib3")]
+        levels = [logger.level for logger in loggers]
         try:
             with warnings.catch_warnings():
                 if not self.verbose:
-                    logger.setLevel(logging.ERROR)
+                    for logger in loggers:
+                        logger.setLevel(logging.ERROR)
                     warnings.simplefilter("ignore")
                 yield
         finally:
-            logger.setLevel(level)
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
             for name in changed:
                 os.environ.pop(name, None)
 
@@ -135,7 +141,7 @@ class MlflowSession:
         found = self.find_parent(run_id)
         if found:
             return found
-        lock = f"{self.experiment_name}.runnable-lock.{run_id}"
+        lock = lock_name(self.experiment_name, run_id)
         try:
             lock_id = self.client.create_experiment(lock)
         except MlflowException as error:
@@ -215,6 +221,16 @@ class MlflowSession:
             self.client.log_artifact(mlflow_run_id, str(local), artifact_path=folder)
 
 
+def lock_name(experiment_name: str, run_id: str) -> str:
+    """The lock experiment's name, next to the experiment (where one may create experiments) and within
+    MLflow's 500 characters."""
+    name = f"{experiment_name}.runnable-lock.{run_id}"
+    if len(name) > MAX_EXPERIMENT_NAME:
+        digest = hashlib.sha256(f"{experiment_name}\0{run_id}".encode()).hexdigest()
+        name = f"{experiment_name[:400]}.runnable-lock.{digest}"
+    return name
+
+
 class ExperimentDeletedError(Exception):
     def __init__(self, name: str) -> None:
         super().__init__(f"experiment {name!r} is deleted")
@@ -234,4 +250,3 @@ def first_line(error: BaseException) -> str:
     text = error.message if isinstance(error, MlflowException) else str(error)
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
-

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, PrivateAttr, field_validator
-
 from runnable.errors import ConfigurationError, RunnableError
 from runnable.hookspecs import hookimpl
 from runnable.models.run_log import SUCCESS, RunLog, StepLog
 from runnable.services.tracking import BaseExperimentTracker
+
 from runnable_mlflow import values
 
 if TYPE_CHECKING:
@@ -125,7 +125,9 @@ class MlflowTracker(BaseExperimentTracker):
         self._track(run_id, f"starting the run of step {step_log.internal_name!r}", start)
 
     @hookimpl
-    def step_finished(self, run_id: str, step_log: StepLog, parameters: dict[str, Any], metrics: dict[str, Any]) -> None:
+    def step_finished(
+        self, run_id: str, step_log: StepLog, parameters: dict[str, Any], metrics: dict[str, Any]
+    ) -> None:
         if step_log.step_type in _NOT_STEPS:
             return
 
