@@ -102,3 +102,17 @@ def test_verbose_lets_mlflow_print(project: Project) -> None:
     config = project.config(verbose=True)
     done = project.runnable("execute", "failing.yaml", "-c", config, "-p", project.parameters())
     assert "View run" in done.stdout
+
+
+def test_many_params_and_metric_points_are_sent_in_batches_mlflow_accepts(mlflow_server: str) -> None:
+    from runnable_mlflow.session import MlflowSession
+
+    session = MlflowSession(mlflow_server, "batches", timeout=30, retries=2, verbose=False)
+    run = session.client.create_run(session.open_experiment()).info.run_id
+    params = {f"p{i}": str(i) for i in range(250)}
+    points = [("loss", float(i), 1_700_000_000_000, i) for i in range(2500)]
+    session.log(run, params=params, tags={"a": "1", "b": "2"}, metrics=points)
+    data = session.client.get_run(run).data
+    assert data.params == params
+    assert {k: data.tags[k] for k in ("a", "b")} == {"a": "1", "b": "2"}
+    assert [m.step for m in session.client.get_metric_history(run, "loss")] == list(range(2500))

@@ -50,8 +50,8 @@ MAX_EXPERIMENT_NAME = 500
 ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
 
 # Batch limits of MLflow's log_batch.
-_PARAMS_PER_BATCH = 100
-_METRICS_PER_BATCH = 1000
+_PARAMS_PER_BATCH = 100  # and as many tags
+_ITEMS_PER_BATCH = 1000
 
 
 class MlflowSession:
@@ -192,16 +192,17 @@ class MlflowSession:
         tags: dict[str, str] | None = None,
         metrics: list[tuple[str, float, int, int]] | None = None,
     ) -> None:
-        """Params, tags and ``(key, value, timestamp ms, step)`` metric points, in as few requests as MLflow allows."""
+        """Params, tags and ``(key, value, timestamp ms, step)`` metric points, in as few requests as MLflow allows
+        (per request: 100 params, 100 tags, 1000 items in all)."""
         param_items = [Param(k, v) for k, v in (params or {}).items()]
         tag_items = [RunTag(values.key(k), values.truncate(v, values.TAG_VALUE_LIMIT)) for k, v in (tags or {}).items()]
         metric_items = [Metric(k, v, timestamp, step) for k, v, timestamp, step in metrics or []]
-        for start in range(0, len(param_items), _PARAMS_PER_BATCH):
-            self.client.log_batch(mlflow_run_id, params=param_items[start : start + _PARAMS_PER_BATCH])
-        for start in range(0, len(tag_items), _PARAMS_PER_BATCH):
-            self.client.log_batch(mlflow_run_id, tags=tag_items[start : start + _PARAMS_PER_BATCH])
-        for start in range(0, len(metric_items), _METRICS_PER_BATCH):
-            self.client.log_batch(mlflow_run_id, metrics=metric_items[start : start + _METRICS_PER_BATCH])
+        while param_items or tag_items or metric_items:
+            batch_params, param_items = param_items[:_PARAMS_PER_BATCH], param_items[_PARAMS_PER_BATCH:]
+            batch_tags, tag_items = tag_items[:_PARAMS_PER_BATCH], tag_items[_PARAMS_PER_BATCH:]
+            room = _ITEMS_PER_BATCH - len(batch_params) - len(batch_tags)
+            batch_metrics, metric_items = metric_items[:room], metric_items[room:]
+            self.client.log_batch(mlflow_run_id, metrics=batch_metrics, params=batch_params, tags=batch_tags)
 
     def terminate(self, mlflow_run_id: str, status: str, end_time: int | None) -> None:
         self.client.set_terminated(mlflow_run_id, status=status, end_time=end_time)
