@@ -94,9 +94,10 @@ class Project:
         path.write_text(textwrap.dedent(text).lstrip())
         return path
 
-    def config(self, name: str = "config.yaml", *, tracked: bool = True, parallel: bool = False, **tracker: Any) -> str:
-        """A configuration file using the tracker (``tracked``) with ``tracker`` settings; ``parallel`` runs
-        map iterations in forked processes."""
+    def config(
+        self, name: str = "config.yaml", *, tracked: bool = True, executor: dict[str, Any] | None = None, **tracker: Any
+    ) -> str:
+        """A configuration file using the tracker (``tracked``) with ``tracker`` settings, and ``executor``."""
         settings = {"tracking_uri": self.tracking_uri, "experiment_name": self.experiment, **tracker}
         config: dict[str, Any] = {
             "run-log-store": {"type": "chunked-fs", "config": {"log_folder": str(self.root / "run-logs")}},
@@ -104,8 +105,8 @@ class Project:
         }
         if tracked:
             config["experiment-tracker"] = {"type": "mlflow", "config": settings}
-        if parallel:
-            config["pipeline-executor"] = {"type": "local", "config": {"enable_parallel": True}}
+        if executor:
+            config["pipeline-executor"] = executor
         (self.root / name).write_text(yaml.safe_dump(config))
         return name
 

@@ -115,7 +115,7 @@ def test_execute_step_processes_share_the_parent_run(project: Project, client: M
 
 
 def test_forked_parallel_branches_nest_under_one_parent(project: Project, client: MlflowClient) -> None:
-    config = project.config("parallel.yaml", parallel=True)
+    config = project.config("parallel.yaml", executor={"type": "local", "config": {"enable_parallel": True}})
     done = project.runnable("execute", "pipeline.yaml", "-c", config, "-p", project.parameters(), "--run-id", "fork-1")
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -127,3 +127,24 @@ def test_forked_parallel_branches_nest_under_one_parent(project: Project, client
     assert steps["fan"].data.tags["mlflow.parentRunId"] == parent.info.run_id
     assert {run.info.status for run in steps.values()} == {"FINISHED"}
     assert series(client, parent.info.run_id, "accuracy") == [(0, 0.2), (1, 0.4), (2, 0.6)]
+
+
+def test_the_emulator_tracks_one_run_from_its_many_processes(project: Project, client: MlflowClient) -> None:
+    """Every step, fan-out and fan-in in a process of its own, map iterations at the same time."""
+    config = project.config("emulator.yaml", executor={"type": "emulator", "config": {"enable_parallel": True}})
+    done = project.runnable("execute", "pipeline.yaml", "-c", config, "-p", project.parameters(), "--run-id", "emu-1")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    parent = parent_run(client, project.experiment, "emu-1")
+    assert parent.info.status == "FINISHED" and parent.data.tags["runnable.status"] == "SUCCESS"
+    assert parent.data.params["model.depth"] == "3" and parent.data.params["settings.kind"] == "tree"
+    steps = step_runs(client, project.experiment, "emu-1")
+    iterations = {"fan.0_1.train", "fan.0_2.train", "fan.0_3.train"}
+    assert set(steps) == {"prepare", "fan", *iterations, "refine", "refine.0.fit", "refine.1.fit"}
+    assert {run.info.status for run in steps.values()} == {"FINISHED"}, "fan-in processes close the composites"
+    nested_in = {name: run.data.tags["mlflow.parentRunId"] for name, run in steps.items()}
+    assert {nested_in[name] for name in ("prepare", "fan", "refine")} == {parent.info.run_id}
+    assert {nested_in[name] for name in iterations} == {steps["fan"].info.run_id}
+    assert {nested_in["refine.0.fit"], nested_in["refine.1.fit"]} == {steps["refine"].info.run_id}
+    assert sorted(v for _, v in series(client, parent.info.run_id, "accuracy")) == [0.2, 0.4, 0.6]
+    assert series(client, parent.info.run_id, "loss") == [(0, 1.0), (1, 0.5)]
