@@ -69,3 +69,26 @@ print(sorted(name for name in sys.modules if name == "mlflow" or name.startswith
 """
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_quiet_calls_leave_the_process_as_they_found_it(verbose: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+    import os
+
+    from runnable_mlflow.session import MlflowSession
+
+    for name in ("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "7")  # the user's own setting wins
+    mlflow_logger = logging.getLogger("mlflow")
+    before = mlflow_logger.level
+    session = MlflowSession("http://127.0.0.1:1", "e", timeout=30, retries=1, verbose=verbose)
+    with session.calls():
+        assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "1"
+        assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "7"
+        assert ("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT" in os.environ) is not verbose
+        assert (mlflow_logger.level == logging.ERROR) is not verbose
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ and os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "7"
+    assert "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT" not in os.environ
+    assert mlflow_logger.level == before

@@ -30,6 +30,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -48,6 +49,8 @@ PARENT_TAG = "mlflow.parentRunId"  # what makes MLflow show a run nested under a
 LOCK_WAIT_SECONDS = 60.0
 MAX_EXPERIMENT_NAME = 500
 ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
+
+_CALLS = threading.RLock()
 
 # Batch limits of MLflow's log_batch.
 _PARAMS_PER_BATCH = 100  # and as many tags
@@ -74,31 +77,33 @@ class MlflowSession:
 
         MLflow reads its HTTP settings and the switch for the "View run ... at" lines it prints from the
         environment on every request, so they are set for the duration of the tracker's calls only.
-        Settings the user exported are left alone.
+        Settings the user exported are left alone. Environment, logger levels and warning filters belong to the
+        whole process, so the calls of trackers in several threads (two runs at once) take turns.
         """
-        settings = {
-            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(self.retries),
-            "MLFLOW_HTTP_REQUEST_TIMEOUT": str(self.timeout),
-        }
-        if not self.verbose:
-            settings["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
-        changed = {name: value for name, value in settings.items() if name not in os.environ}
-        os.environ.update(changed)
-        # MLflow's messages, and urllib3's "Retrying ..." lines while the server does not answer.
-        loggers = [logging.getLogger(name) for name in ("mlflow", "urllib3")]
-        levels = [logger.level for logger in loggers]
-        try:
-            with warnings.catch_warnings():
-                if not self.verbose:
-                    for logger in loggers:
-                        logger.setLevel(logging.ERROR)
-                    warnings.simplefilter("ignore")
-                yield
-        finally:
-            for logger, level in zip(loggers, levels, strict=True):
-                logger.setLevel(level)
-            for name in changed:
-                os.environ.pop(name, None)
+        with _CALLS:
+            settings = {
+                "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(self.retries),
+                "MLFLOW_HTTP_REQUEST_TIMEOUT": str(self.timeout),
+            }
+            if not self.verbose:
+                settings["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+            changed = {name: value for name, value in settings.items() if name not in os.environ}
+            os.environ.update(changed)
+            # MLflow's messages, and urllib3's "Retrying ..." lines while the server does not answer.
+            loggers = [logging.getLogger(name) for name in ("mlflow", "urllib3")]
+            levels = [logger.level for logger in loggers]
+            try:
+                with warnings.catch_warnings():
+                    if not self.verbose:
+                        for logger in loggers:
+                            logger.setLevel(logging.ERROR)
+                        warnings.simplefilter("ignore")
+                    yield
+            finally:
+                for logger, level in zip(loggers, levels, strict=True):
+                    logger.setLevel(level)
+                for name in changed:
+                    os.environ.pop(name, None)
 
     # --- experiment --------------------------------------------------------------------------------------
 
