@@ -147,7 +147,8 @@ class Running:
     args: list[str]
 
     def communicate_result(self) -> subprocess.CompletedProcess[str]:
-        stdout, stderr = self.process.communicate(timeout=300)
+        # Generous: an emulated run starts a dozen processes, each importing MLflow, on a possibly busy machine.
+        stdout, stderr = self.process.communicate(timeout=900)
         return subprocess.CompletedProcess(self.args, self.process.returncode, stdout, stderr)
 
 

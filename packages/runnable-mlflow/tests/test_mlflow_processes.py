@@ -75,42 +75,48 @@ dag:
 """
 
 
-def test_execute_step_processes_share_the_parent_run(project: Project, client: MlflowClient) -> None:
-    """As an orchestrator runs a pipeline: one ``runnable execute-step`` process per step, branches at once.
+def test_container_processes_share_the_parent_run(project: Project, client: MlflowClient) -> None:
+    """As an orchestrator runs a pipeline: one process per ``runnable execute-step | fan-out | fan-in``, the
+    map's iterations at once.
 
-    The first step runs untracked, so the map's iterations, started together, are the processes that race to
-    create the parent run.
+    The first step and the fan-out run untracked, so the iterations, started together, are the processes
+    that race to create the parent run.
     """
     project.write("stepped.yaml", STEPPED)
     tracked, untracked = project.config(), project.config("untracked.yaml", tracked=False)
     common = ["--run-id", "stepped-1", "-p", project.parameters()]
     first = project.runnable("execute-step", "stepped.yaml", "first", "-c", untracked, *common)
     assert first.returncode == 0, first.stderr
-    rates = {"0_1": 0.1, "0_2": 0.2, "0_3": 0.3, "0_4": 0.4}
-    branches = [
-        project.start(
-            "execute-step", "stepped.yaml", f"fan.{key}.train", "-c", tracked, *common,
-            "--iter-variable", json.dumps({"rate": rate}),
-        )
-        for key, rate in rates.items()
-    ]  # fmt: skip
-    for branch in branches:
-        done = branch.communicate_result()
+    planned = project.runnable("fan-out", "stepped.yaml", "fan", "-c", untracked, *common, "-o", "plan.json")
+    assert planned.returncode == 0, planned.stderr
+    branches = json.loads((project.root / "plan.json").read_text())["branches"]
+    assert len(branches) == 3
+    for step in ("train", "success"):  # each branch's steps, the branches at once
+        running = [
+            project.start(
+                "execute-step", "stepped.yaml", f"{branch['name']}.{step}", "-c", tracked, *common,
+                "--iter-variable", json.dumps(branch["iteration"]),
+            )
+            for branch in branches
+        ]  # fmt: skip
+        for process in running:
+            done = process.communicate_result()
+            assert done.returncode == 0, done.stderr
+    for command, address in (("fan-in", "fan"), ("execute-step", "success")):
+        done = project.runnable(command, "stepped.yaml", address, "-c", tracked, *common)
         assert done.returncode == 0, done.stderr
-    last = project.runnable("execute-step", "stepped.yaml", "success", "-c", tracked, *common)
-    assert last.returncode == 0, last.stderr
 
     parent = parent_run(client, project.experiment, "stepped-1")
     assert parent.info.status == "FINISHED" and parent.data.tags["runnable.status"] == "SUCCESS"
     steps = step_runs(client, project.experiment, "stepped-1")
-    assert set(steps) == {f"fan.{key}.train" for key in rates}
-    assert {run.data.tags["mlflow.parentRunId"] for run in steps.values()} == {parent.info.run_id}
+    iterations = {f"{branch['name']}.train" for branch in branches}
+    assert set(steps) == {"fan", *iterations}, "the untracked first step and fan-out have no runs"
+    assert {steps[name].data.tags["mlflow.parentRunId"] for name in iterations} == {parent.info.run_id}
     assert {run.info.status for run in steps.values()} == {"FINISHED"}
-    # the closing process reads every step from the run log: one series (in the order the iterations finished,
-    # as no process ran the map step itself to know their order)
+    # the closing process reads every step from the run log: one series over the iterations
     accuracy = series(client, parent.info.run_id, "accuracy")
-    assert [step for step, _ in accuracy] == [0, 1, 2, 3]
-    assert sorted(value for _, value in accuracy) == [0.2, 0.4, 0.6, 0.8]
+    assert [step for step, _ in accuracy] == [0, 1, 2]
+    assert sorted(value for _, value in accuracy) == [0.2, 0.4, 0.6]
     assert parent.data.params["model.depth"] == "3", "initial parameters reach the parent run at the end"
 
 
