@@ -288,3 +288,27 @@ def test_two_runs_in_two_threads_see_only_their_own_events(scratch):
             (run_id, "success"),
             (run_id, "SUCCESS"),
         ]
+
+
+def test_an_observer_refusing_the_run_leaves_it_closed_as_failed(scratch):
+    from typing import Any, ClassVar
+
+    from runnable.engine.prepare import prepare
+    from runnable.hookspecs import hookimpl
+    from runnable.services.tracking import BaseExperimentTracker
+
+    class Unreachable(BaseExperimentTracker):
+        service_name: ClassVar[str] = "unreachable"
+
+        @hookimpl
+        def run_started(self, run_log: Any) -> None:
+            raise ConnectionError("tracking server down")
+
+    write(scratch / "tasks_threads.py", "def nap():\n    return 1\n")
+    write(scratch / "pipeline.yaml", THREADED)
+    context = prepare(load_graph("pipeline.yaml"), run_id="refused", pipeline_file="pipeline.yaml")
+    context.tracker = Unreachable()
+    with pytest.raises(ConnectionError):
+        context.executor.execute_pipeline(context)
+    stored = FileSystemRunLogStore().get_run_log("refused")
+    assert stored.status == "FAIL" and stored.steps == {}

@@ -21,6 +21,7 @@ What a run does with its tasks (run them, mock them, reuse a failed run's succes
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from collections.abc import Iterator
@@ -112,7 +113,12 @@ class Run:
         context.run_log = run_log
         if self.policy is None:
             self.policy = self._policy_for(run_log)
-        context.relay.run_started(run_log=run_log)
+        try:
+            context.relay.run_started(run_log=run_log)
+        except BaseException as error:  # an observer refused the run (a tracker's server is down): close it
+            with contextlib.suppress(Exception):
+                self.close(FAIL, f"the run could not start: {type(error).__name__}: {error}")
+            raise
         return run_log
 
     def _joined(self, run_log: RunLog) -> RunLog:

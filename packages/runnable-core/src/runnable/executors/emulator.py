@@ -149,8 +149,10 @@ def _subprocess_call(context: RunContext) -> Call:
         logger.info("emulator: %s %s -> %s (%.2f s)", command, address, done.returncode, seconds)
         if done.returncode == INFRASTRUCTURE or done.returncode == BAD_INPUT:
             lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+            errors = [line for line in lines if line.startswith("error:")]  # the one line, not its hint
+            said = (errors or lines or ["no output"])[-1]
             error = InfrastructureError if done.returncode == INFRASTRUCTURE else RunnableError
-            raise error(f"`runnable {command} {address}`: {lines[-1] if lines else 'no output'}")
+            raise error(f"`runnable {command} {address}`: {said}")
         return done.returncode
 
     return call
