@@ -69,3 +69,14 @@ def test_the_layers_are_kept():
     done = subprocess.run([*command, "--no-cache"], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "2 kept, 0 broken" in done.stdout
+
+
+def test_test_modules_have_unique_names_across_packages():
+    """pytest imports test modules by their base name (no __init__.py): two packages' test_render.py collide
+    and the whole run stops at collection. Each package prefixes its modules instead (test_argo_*, ...)."""
+    seen: dict[str, Path] = {}
+    for path in sorted([*REPO.glob("packages/*/tests/*.py"), *REPO.glob("tests/*.py")]):
+        if path.name == "conftest.py":
+            continue
+        assert path.name not in seen, f"{path} and {seen[path.name]} share a module name"
+        seen[path.name] = path

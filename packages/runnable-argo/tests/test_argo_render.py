@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from argo_pipelines import ALL_KINDS, FAILING, NOTEBOOK, TASKS
 from conftest import MINIMAL, REPO, clean_env, render
 from manifest_checks import check, schema_errors
-from pipelines import ALL_KINDS, FAILING, NOTEBOOK, TASKS
 from runnable_argo.names import Names, dns_label
 
 FULL = """

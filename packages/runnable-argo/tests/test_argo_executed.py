@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from argo_interpreter import run_files
+from argo_pipelines import ALL_KINDS, FAILING, TASKS
 from conftest import MINIMAL, REPO, clean_env, render
-from pipelines import ALL_KINDS, FAILING, TASKS
 from runnable.defaults.file_system_run_log import FileSystemRunLogStore
 from runnable.models.run_log import RunLog
 
