@@ -100,13 +100,13 @@ def _held_back(text: str, secrets: list[str]) -> int:
     """Length of the longest end of ``text`` that is the start (not the whole) of some secret."""
     longest = 0
     for secret in secrets:
-        start = max(0, len(text) - len(secret) + 1, len(text) - longest)
-        index = text.find(secret[0], start)
+        # only ends longer than the longest found so far, and shorter than the secret, are of interest
+        index = text.find(secret[0], max(0, len(text) - len(secret) + 1), len(text) - longest)
         while index != -1:
             if secret.startswith(text[index:]):
                 longest = len(text) - index
                 break
-            index = text.find(secret[0], index + 1)
+            index = text.find(secret[0], index + 1, len(text) - longest)
     return longest
 
 
