@@ -83,13 +83,20 @@ class StreamMask:
         self.pending = ""
 
     def feed(self, text: str) -> str:
-        text = self.redact(self.pending + text) if self.pending else self.redact(text)
-        keep = _held_back(text, self.redact.secrets)
-        if keep:
-            self.pending = text[-keep:]
-            return text[:-keep]
-        self.pending = ""
-        return text
+        text = self.pending + text if self.pending else text
+        secrets = self.redact.secrets
+        # Decided on the raw text: an end that may still grow into a secret waits, and so does a whole (shorter)
+        # secret the cut would split, since it may be the start of a longer one.
+        cut = len(text) - _held_back(text, secrets)
+        moved = True
+        while moved:
+            moved = False
+            for secret in secrets:
+                start = text.find(secret, max(0, cut - len(secret) + 1))
+                if start != -1 and start < cut < start + len(secret):
+                    cut, moved = start, True
+        self.pending = text[cut:]
+        return self.redact(text[:cut])
 
     def finish(self) -> str:
         rest, self.pending = self.pending, ""
