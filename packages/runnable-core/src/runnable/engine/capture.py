@@ -130,6 +130,9 @@ class CapturedOutput:
         self._path: Path | None = None
         self._spool = spool
         self._size = 0
+        # Why output stopped being kept (e.g. the disk is full); the execution log ends with it.
+        self._lost = ""
+        self._noted = False
         self._lock = threading.Lock()
         self._tail = ""
         # Called before reading so text held back by stream masks is in (set while capturing).
@@ -141,23 +144,32 @@ class CapturedOutput:
         with self._lock:
             self._size += len(text)
             self._tail = (self._tail + text)[-4096:]
-            if self._memory is not None:
-                self._memory.write(text)
-                if self._memory.tell() > self._spool:
-                    self._spill()
-            else:
-                assert self._file is not None
-                self._file.write(text)
+            if self._lost:
+                return len(text)
+            try:
+                if self._memory is not None:
+                    self._memory.write(text)
+                    if self._memory.tell() > self._spool:
+                        self._spill()
+                else:
+                    assert self._file is not None
+                    self._file.write(text)
+            except OSError as error:  # disk full, temp folder gone: the task goes on, the log says what is missing
+                self._lost = f"cannot write {error.filename or self._path or tempfile.gettempdir()}: {error.strerror}"
         return len(text)
 
     def _spill(self) -> None:
-        handle, name = tempfile.mkstemp(prefix="runnable-out-", suffix=".log")  # 0600: private to this user
+        try:
+            handle, name = tempfile.mkstemp(prefix="runnable-out-", suffix=".log")  # 0600: private to this user
+        except OSError as error:
+            error.filename = error.filename or tempfile.gettempdir()
+            raise
         self._path = Path(name)
         self._file = open(handle, "w", encoding="utf-8", errors="replace", newline="")
         weakref.finalize(self, _remove, self._file, name)
         assert self._memory is not None
-        self._file.write(self._memory.getvalue())
-        self._memory = None
+        text, self._memory = self._memory.getvalue(), None
+        self._file.write(text)
 
     def __len__(self) -> int:
         self._sync()
@@ -174,6 +186,7 @@ class CapturedOutput:
     def getvalue(self) -> str:
         """Everything captured, as one string (for small outputs; use ``save`` for the catalog)."""
         self._sync()
+        self._note_loss()
         with self._lock:
             if self._memory is not None:
                 return self._memory.getvalue()
@@ -184,6 +197,7 @@ class CapturedOutput:
     def save(self, catalog: BaseCatalog, run_id: str, name: str) -> DataCatalog:
         """Store what was captured as catalog item ``name``, streamed from the spill file when there is one."""
         self._sync()
+        self._note_loss()
         with self._lock:
             if self._memory is not None:
                 return catalog.put_bytes(run_id, name, self._memory.getvalue().encode())
@@ -191,6 +205,21 @@ class CapturedOutput:
             self._file.flush()
             path = self._path
         return catalog.put_file(run_id, name, path)
+
+    def _note_loss(self) -> None:
+        """End the kept output with why part of it is missing (once)."""
+        with self._lock:
+            if not self._lost or self._noted:
+                return
+            self._noted = True
+            note = f"\n[runnable: the rest of the output was not kept: {self._lost}]\n"
+            try:
+                if self._file is not None:
+                    self._file.write(note)
+                elif self._memory is not None:
+                    self._memory.write(note)
+            except OSError:
+                pass
 
     def close(self) -> None:
         """Forget what was captured (the temporary file is removed)."""
