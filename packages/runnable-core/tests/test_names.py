@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from core_helpers import write
-
 from runnable import Map, Parallel, Pipeline, PythonTask, Stub, pickled
 from runnable.errors import ParameterError, PipelineDefinitionError, RunnableError
 from runnable.models.names import MAX_NAME_LENGTH, check_map_item_key, check_name, check_run_id

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import pytest
 from core_helpers import write
 from runnable import Pipeline, PythonTask, ShellTask
 
@@ -57,20 +65,11 @@ def test_env_secrets_reads_the_process_environment(scratch, monkeypatch):
 # The canary, as a hostile task would try it, through the command line (the descriptors are the real ones there).
 # ---------------------------------------------------------------------------------------------------------------
 
-import json  # noqa: E402
-import select  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
 
 CANARY = "canary-7c1e-secret-4b2d"
 MULTILINE = "first-line-9a7b\nsecond-line-3c4d"
 
-LEAKS = '''
+LEAKS = """
 import logging
 import os
 import subprocess
@@ -106,7 +105,7 @@ def returns_it():
 
 def receives(token, deep):
     print("received", token, deep)
-'''
+"""
 
 CANARY_PIPELINE = """
 dag:
@@ -207,8 +206,14 @@ def test_a_secret_shorter_than_four_characters_is_refused(hostile):
         """,
     )
     done = _cli(
-        "execute", "pipeline.yaml", "--run-id", "pin", cwd=scratch, env={**env, "PIN": "123"},
-        capture_output=True, text=True,
+        "execute",
+        "pipeline.yaml",
+        "--run-id",
+        "pin",
+        cwd=scratch,
+        env={**env, "PIN": "123"},
+        capture_output=True,
+        text=True,
     )
     assert done.returncode != 0
     step = json.loads((scratch / ".run_log_store" / "pin.json").read_text())["steps"]["pin"]
@@ -294,7 +299,11 @@ def test_a_killed_runner_leaves_no_secret_in_temporary_files(hostile, pipeline):
     full.update(env, NB_SLEEP="30")
     runner = subprocess.Popen(
         [sys.executable, "-m", "runnable", "execute", "pipeline.yaml", "--run-id", "killed"],
-        cwd=scratch, env=full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=scratch,
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60

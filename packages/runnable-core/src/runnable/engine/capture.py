@@ -186,40 +186,35 @@ class CapturedOutput:
     def getvalue(self) -> str:
         """Everything captured, as one string (for small outputs; use ``save`` for the catalog)."""
         self._sync()
-        self._note_loss()
         with self._lock:
             if self._memory is not None:
-                return self._memory.getvalue()
-            assert self._file is not None and self._path is not None
-            self._file.flush()
-            return self._path.read_text(encoding="utf-8", errors="replace")
+                text = self._memory.getvalue()
+            else:
+                assert self._file is not None and self._path is not None
+                _flush_quietly(self._file)
+                text = self._path.read_text(encoding="utf-8", errors="replace")
+            return text + self._loss_note()
 
     def save(self, catalog: BaseCatalog, run_id: str, name: str) -> DataCatalog:
         """Store what was captured as catalog item ``name``, streamed from the spill file when there is one."""
         self._sync()
-        self._note_loss()
         with self._lock:
+            note, self._noted = self._loss_note(), True
             if self._memory is not None:
-                return catalog.put_bytes(run_id, name, self._memory.getvalue().encode())
+                return catalog.put_bytes(run_id, name, (self._memory.getvalue() + note).encode())
             assert self._file is not None and self._path is not None
-            self._file.flush()
+            try:
+                self._file.write(note)  # on a full disk this may not fit: the log then just ends early
+            except OSError:
+                pass
+            _flush_quietly(self._file)
             path = self._path
         return catalog.put_file(run_id, name, path)
 
-    def _note_loss(self) -> None:
-        """End the kept output with why part of it is missing (once)."""
-        with self._lock:
-            if not self._lost or self._noted:
-                return
-            self._noted = True
-            note = f"\n[runnable: the rest of the output was not kept: {self._lost}]\n"
-            try:
-                if self._file is not None:
-                    self._file.write(note)
-                elif self._memory is not None:
-                    self._memory.write(note)
-            except OSError:
-                pass
+    def _loss_note(self) -> str:
+        if not self._lost or self._noted:
+            return ""
+        return f"\n[runnable: the rest of the output was not kept: {self._lost}]\n"
 
     def close(self) -> None:
         """Forget what was captured (the temporary file is removed)."""
@@ -232,6 +227,13 @@ class CapturedOutput:
     def _sync(self) -> None:
         if self._drain is not None:
             self._drain()
+
+
+def _flush_quietly(handle: IO[str]) -> None:
+    try:
+        handle.flush()
+    except OSError:  # a full disk: what could not be written is lost, and the loss is noted
+        pass
 
 
 def _remove(handle: IO[str], name: str) -> None:

@@ -49,7 +49,11 @@ _RULES: dict[str, tuple[re.Pattern[str], re.Pattern[str], str]] = {
         re.compile(r"[A-Za-z0-9_.-]"),
         "may use ASCII letters, digits, '_', '-' and '.' (a letter or digit first, no '..')",
     ),
-    "return name": (_IDENTIFIER, re.compile(r"[A-Za-z0-9_]"), "must be a Python identifier of ASCII letters, digits and '_'"),
+    "return name": (
+        _IDENTIFIER,
+        re.compile(r"[A-Za-z0-9_]"),
+        "must be a Python identifier of ASCII letters, digits and '_'",
+    ),
 }
 
 # Which error a bad name is: the graph's names are pipeline definition errors, a map item key comes from a

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from runnable.engine.parameters import bind_arguments, split_returns
 from runnable.engine.tasks import BaseTaskType, TaskResult
-from runnable.engine.tasks.masking import mask_returns
 from runnable.engine.tasks.limits import TaskTimeout, time_limit, timed_out
+from runnable.engine.tasks.masking import mask_returns
 from runnable.errors import ImportPathError, TaskFailedError
 
 if TYPE_CHECKING:
@@ -145,9 +145,13 @@ def _guard_process_exits() -> None:
 
 
 def _print_where_stopped() -> None:
-    """The line the timed-out task was running, for the execution log."""
+    """The lines the timed-out task was running (its own frames, not runnable's), for the execution log."""
     error = sys.exc_info()[1]
-    if error is not None and error.__traceback__ is not None:
-        frames = traceback.extract_tb(error.__traceback__)[1:]  # drop run()'s own frame
-        if frames:
-            print("stopped by its timeout at:\n" + "".join(traceback.format_list(frames[-5:])), file=sys.stderr)
+    if error is None or error.__traceback__ is None:
+        return
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(_RUNNABLE)]
+    if frames:
+        print("stopped by its timeout at:\n" + "".join(traceback.format_list(frames[-5:])), file=sys.stderr)
+
+
+_RUNNABLE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
