@@ -53,6 +53,9 @@ class Redactor:
     is masked whole). Built from the secrets' values, or a name -> value mapping for clearer errors."""
 
     def __init__(self, secrets: Iterable[str] | Mapping[str, str]) -> None:
+        if not secrets:  # the hot path: a step without secrets
+            self.secrets: list[str] = []
+            return
         named = list(secrets.items()) if isinstance(secrets, Mapping) else [("", value) for value in secrets]
         for name, value in named:
             if value and len(value) < MIN_SECRET_LENGTH:
@@ -121,7 +124,8 @@ class CapturedOutput:
     """What a step printed: text in memory, spilled to a private temporary file past ``spool`` characters.
 
     ``getvalue`` reads it all back (small outputs); ``save`` stores it in the catalog without holding it whole.
-    The temporary file is removed by ``close``, or when the object is garbage collected, or at exit.
+    The temporary file is removed by ``close``, or when the object is garbage collected, or at exit. Not
+    thread-safe by itself: :func:`capture_output` serialises the writers it sets up.
     """
 
     def __init__(self, spool: int = SPOOL_CHARACTERS) -> None:
@@ -133,29 +137,25 @@ class CapturedOutput:
         # Why output stopped being kept (e.g. the disk is full); the execution log ends with it.
         self._lost = ""
         self._noted = False
-        self._lock = threading.Lock()
-        self._tail = ""
         # Called before reading so text held back by stream masks is in (set while capturing).
         self._drain: Any = None
 
     def write(self, text: str) -> int:
         if not text:
             return 0
-        with self._lock:
-            self._size += len(text)
-            self._tail = (self._tail + text)[-4096:]
-            if self._lost:
-                return len(text)
-            try:
-                if self._memory is not None:
-                    self._memory.write(text)
-                    if self._memory.tell() > self._spool:
-                        self._spill()
-                else:
-                    assert self._file is not None
-                    self._file.write(text)
-            except OSError as error:  # disk full, temp folder gone: the task goes on, the log says what is missing
-                self._lost = f"cannot write {error.filename or self._path or tempfile.gettempdir()}: {error.strerror}"
+        self._size += len(text)
+        if self._lost:
+            return len(text)
+        try:
+            if self._memory is not None:
+                self._memory.write(text)
+                if self._memory.tell() > self._spool:
+                    self._spill()
+            else:
+                assert self._file is not None
+                self._file.write(text)
+        except OSError as error:  # disk full, temp folder gone: the task goes on, the log says what is missing
+            self._lost = f"cannot write {error.filename or self._path or tempfile.gettempdir()}: {error.strerror}"
         return len(text)
 
     def _spill(self) -> None:
@@ -179,36 +179,40 @@ class CapturedOutput:
         return len(self) > 0
 
     def tail(self, characters: int = 4096) -> str:
-        """The last ``characters`` written (at most 4096): enough to check whether a message is already there."""
+        """The last ``characters`` written: enough to check whether a message is already there."""
         self._sync()
-        return self._tail[-characters:]
+        if self._memory is not None:
+            return self._memory.getvalue()[-characters:]
+        assert self._file is not None and self._path is not None
+        _flush_quietly(self._file)
+        with open(self._path, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - 4 * characters))
+            return handle.read().decode("utf-8", errors="replace")[-characters:]
 
     def getvalue(self) -> str:
         """Everything captured, as one string (for small outputs; use ``save`` for the catalog)."""
         self._sync()
-        with self._lock:
-            if self._memory is not None:
-                text = self._memory.getvalue()
-            else:
-                assert self._file is not None and self._path is not None
-                _flush_quietly(self._file)
-                text = self._path.read_text(encoding="utf-8", errors="replace")
-            return text + self._loss_note()
+        if self._memory is not None:
+            text = self._memory.getvalue()
+        else:
+            assert self._file is not None and self._path is not None
+            _flush_quietly(self._file)
+            text = self._path.read_text(encoding="utf-8", errors="replace")
+        return text + self._loss_note()
 
     def save(self, catalog: BaseCatalog, run_id: str, name: str) -> DataCatalog:
         """Store what was captured as catalog item ``name``, streamed from the spill file when there is one."""
         self._sync()
-        with self._lock:
-            note, self._noted = self._loss_note(), True
-            if self._memory is not None:
-                return catalog.put_bytes(run_id, name, (self._memory.getvalue() + note).encode())
-            assert self._file is not None and self._path is not None
-            try:
-                self._file.write(note)  # on a full disk this may not fit: the log then just ends early
-            except OSError:
-                pass
-            _flush_quietly(self._file)
-            path = self._path
+        note, self._noted = self._loss_note(), True
+        if self._memory is not None:
+            return catalog.put_bytes(run_id, name, (self._memory.getvalue() + note).encode())
+        assert self._file is not None and self._path is not None
+        try:
+            self._file.write(note)  # on a full disk this may not fit: the log then just ends early
+        except OSError:
+            pass
+        _flush_quietly(self._file)
+        path = self._path
         return catalog.put_file(run_id, name, path)
 
     def _loss_note(self) -> str:
@@ -218,11 +222,10 @@ class CapturedOutput:
 
     def close(self) -> None:
         """Forget what was captured (the temporary file is removed)."""
-        with self._lock:
-            if self._file is not None and self._path is not None:
-                _remove(self._file, str(self._path))
-            self._memory, self._file, self._path = io.StringIO(), None, None
-            self._size, self._tail = 0, ""
+        if self._file is not None and self._path is not None:
+            _remove(self._file, str(self._path))
+        self._memory, self._file, self._path = io.StringIO(), None, None
+        self._size = 0
 
     def _sync(self) -> None:
         if self._drain is not None:
@@ -251,7 +254,9 @@ class _Tee(io.TextIOBase):
     """Stands in for ``sys.stdout``/``sys.stderr``: what is written is kept (masked when there are secrets)
     and passed on to the stream it replaced."""
 
-    def __init__(self, stream: Any, sink: CapturedOutput, mask: StreamMask | None, lock: threading.Lock) -> None:
+    def __init__(
+        self, stream: Any, sink: CapturedOutput, mask: StreamMask | None = None, lock: threading.Lock | None = None
+    ) -> None:
         self.stream = stream
         self.sink = sink
         self.mask = mask
@@ -262,6 +267,7 @@ class _Tee(io.TextIOBase):
             self.sink.write(text)
             self.stream.write(text)
             return len(text)
+        assert self.lock is not None
         with self.lock:
             shown = self.mask.feed(text)
             if shown:
@@ -271,7 +277,7 @@ class _Tee(io.TextIOBase):
 
     def release(self) -> None:
         """Write out what the mask held back (the stream ended, or is being read)."""
-        if self.mask is not None:
+        if self.mask is not None and self.lock is not None:
             with self.lock:
                 rest = self.mask.finish()
                 if rest:
@@ -295,16 +301,15 @@ def capture_output(redact: Redactor) -> Iterator[CapturedOutput]:
     sink = CapturedOutput()
     saved = sys.stdout, sys.stderr
     if not redact.secrets:
-        lock = threading.Lock()
-        sys.stdout = _Tee(saved[0], sink, None, lock)  # type: ignore[assignment]
-        sys.stderr = _Tee(saved[1], sink, None, lock)  # type: ignore[assignment]
+        sys.stdout = _Tee(saved[0], sink)  # type: ignore[assignment]
+        sys.stderr = _Tee(saved[1], sink)  # type: ignore[assignment]
         try:
             yield sink
         finally:
             sys.stdout, sys.stderr = saved
         return
-    pipe = _FdPipe.open(redact, sink)
-    lock = threading.Lock()
+    lock = threading.Lock()  # one writer at a time into the sink: the reader thread and the task's threads
+    pipe = _FdPipe.open(redact, sink, lock)
     mask = redact.stream()
     tees: list[_Tee] = []
     for index, stream in enumerate(saved):
@@ -360,13 +365,21 @@ class _FdPipe:
 
     _MARKER = b"\x00runnable-capture-sync\x00"
 
-    def __init__(self, read_fd: int, write_fd: int, saved: tuple[int, int], redact: Redactor, sink: CapturedOutput):
+    def __init__(
+        self,
+        read_fd: int,
+        write_fd: int,
+        saved: tuple[int, int],
+        redact: Redactor,
+        sink: CapturedOutput,
+        lock: threading.Lock,
+    ) -> None:
         self.read_fd = read_fd
         self.write_fd = write_fd
         self.saved = saved
         self.console = os.dup(saved[0])  # the reader's own copy of the real stdout, closed by the reader
         self.mask = redact.stream()
-        self.mask_lock = threading.Lock()  # the reader feeds the mask; sync finishes it from the step's thread
+        self.mask_lock = lock  # shared with the Python-level tees: one writer into the sink at a time
         self.sink: CapturedOutput | None = sink
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.synced = threading.Condition()
@@ -376,7 +389,7 @@ class _FdPipe:
         self.thread.start()
 
     @classmethod
-    def open(cls, redact: Redactor, sink: CapturedOutput) -> _FdPipe | None:
+    def open(cls, redact: Redactor, sink: CapturedOutput, lock: threading.Lock) -> _FdPipe | None:
         """Redirect 1 and 2, or None when the process has no usable descriptors 1 and 2 (then only Python-level
         output is captured)."""
         for stream in (sys.__stdout__, sys.__stderr__, sys.stdout, sys.stderr):
@@ -389,7 +402,7 @@ class _FdPipe:
         read_fd, write_fd = os.pipe()
         os.dup2(write_fd, 1)
         os.dup2(write_fd, 2)
-        return cls(read_fd, write_fd, saved, redact, sink)
+        return cls(read_fd, write_fd, saved, redact, sink, lock)
 
     def _read(self) -> None:
         carry = b""
@@ -450,7 +463,8 @@ class _FdPipe:
     def close(self) -> None:
         """Put descriptors 1 and 2 back. The reader ends when the last writer (a lingering subprocess) closes
         the pipe; what arrives after the step is shown, masked, but no longer kept."""
-        self.sink = None
+        with self.mask_lock:
+            self.sink = None
         os.dup2(self.saved[0], 1)
         os.dup2(self.saved[1], 2)
         for fd in (*self.saved, self.write_fd):

@@ -79,7 +79,7 @@ class PythonTaskType(BaseTaskType):
         # env (secrets) is already in os.environ: the engine set it for the task's duration.
         result.used = list(kwargs)
         _guard_process_exits()
-        _running.pid = os.getpid()
+        _running.pid = _pid[0]
         try:
             if node.timeout:
                 with time_limit(node.timeout):
@@ -122,6 +122,10 @@ class _ProcessExit(BaseException):
 # process (or a child forked by the task, whose pid differs) exits for real.
 _running = threading.local()
 _real_exit = os._exit
+# This process's pid, kept current across forks without a system call per step.
+_pid = [os.getpid()]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
 
 
 def _exit_unless_in_task(code: int) -> None:  # the stand-in for os._exit while tasks may run
