@@ -359,3 +359,34 @@ def test_short_secrets_are_refused_by_the_masking_layer_itself():
     with pytest.raises(RunnableError, match=r"^a secret is 3 character"):
         Redactor(["abc"])
     assert Redactor({"EMPTY": "", "OK": "abcd"}).secrets == ["abcd"]
+
+
+def test_steps_with_secrets_in_two_threads_take_turns_on_the_descriptors_and_leak_nothing(scratch, capfd, monkeypatch):
+    import threading
+
+    for name in ("ALPHA", "BETA"):
+        monkeypatch.setenv(name, "")
+
+    def shout(name: str) -> None:
+        subprocess.run(["sh", "-c", f'echo "{name} says ${name}"'], check=True)
+
+    logs = {}
+
+    def run(name: str) -> None:
+        os.environ[name] = f"{name.lower()}-secret-value-0042"
+        pipeline = Pipeline(steps=[PythonTask(name="shout", function=lambda: shout(name), secrets=[name])])
+        logs[name] = pipeline.execute(run_id=f"t-{name.lower()}")
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("ALPHA", "BETA")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert {name: log.status for name, log in logs.items()} == {"ALPHA": "SUCCESS", "BETA": "SUCCESS"}
+    shown = "".join(capfd.readouterr())
+    persisted = _all_text(scratch / ".catalog", scratch / ".run_log_store")
+    for name in ("ALPHA", "BETA"):
+        assert f"{name.lower()}-secret-value-0042" not in shown + persisted
+        log = (scratch / ".catalog" / f"t-{name.lower()}" / "shout.execution.log").read_text()
+        assert f"{name} says ********" in log
+    assert os.fstat(1).st_ino == os.fstat(sys.__stdout__.fileno()).st_ino  # descriptor 1 is back where it was

@@ -309,7 +309,12 @@ def capture_output(redact: Redactor) -> Iterator[CapturedOutput]:
             sys.stdout, sys.stderr = saved
         return
     lock = threading.Lock()  # one writer at a time into the sink: the reader thread and the task's threads
-    pipe = _FdPipe.open(redact, sink, lock)
+    _FD_OWNER.acquire()
+    try:
+        pipe = _FdPipe.open(redact, sink, lock)
+    except BaseException:
+        _FD_OWNER.release()
+        raise
     mask = redact.stream()
     tees: list[_Tee] = []
     for index, stream in enumerate(saved):
@@ -338,8 +343,17 @@ def capture_output(redact: Redactor) -> Iterator[CapturedOutput]:
         finally:
             sink._drain = None
             sys.stdout, sys.stderr = saved
-            if pipe is not None:
-                pipe.close()
+            try:
+                if pipe is not None:
+                    pipe.close()
+            finally:
+                _FD_OWNER.release()
+
+
+# Descriptors 1 and 2 belong to the whole process: steps with secrets running at once in two threads (two runs
+# in one process) take turns, so neither restores the other's redirection. Re-entrant: a run started inside
+# a task nests its redirection inside the outer one, which then masks both.
+_FD_OWNER = threading.RLock()
 
 
 def _fileno(stream: Any) -> int | None:
