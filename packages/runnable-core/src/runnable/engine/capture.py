@@ -356,6 +356,15 @@ def capture_output(redact: Redactor) -> Iterator[CapturedOutput]:
 _FD_OWNER = threading.RLock()
 
 
+def _new_owner_lock() -> None:  # a forked child starts with no step of another thread holding its descriptors
+    global _FD_OWNER
+    _FD_OWNER = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_owner_lock)
+
+
 def _fileno(stream: Any) -> int | None:
     try:
         return int(stream.fileno())
