@@ -258,6 +258,7 @@ dag:
 """
 
 
+@pytest.mark.notebook
 def test_executed_notebook_is_stored_masked_and_its_scratch_folder_removed(hostile):
     scratch, env = hostile
     (scratch / "leaky.ipynb").write_text(json.dumps(NOTEBOOK))
@@ -278,7 +279,7 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
 
 
-@pytest.mark.parametrize("pipeline", [NOTEBOOK_PIPELINE, "shell"])
+@pytest.mark.parametrize("pipeline", [pytest.param(NOTEBOOK_PIPELINE, marks=pytest.mark.notebook), "shell"])
 def test_a_killed_runner_leaves_no_secret_in_temporary_files(hostile, pipeline):
     scratch, env = hostile
     (scratch / "leaky.ipynb").write_text(json.dumps(NOTEBOOK))

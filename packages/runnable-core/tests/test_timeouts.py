@@ -95,6 +95,7 @@ def _notebook(path, *sources: str) -> str:
     return path.name
 
 
+@pytest.mark.notebook
 def test_notebook_timeout_bounds_the_whole_notebook(scratch):
     name = _notebook(scratch / "slow.ipynb", "import time\ntime.sleep(1)", "time.sleep(60)")
     took = _run(scratch, NotebookTask(name="nb", notebook=name, timeout=3), "nb-timeout")
@@ -151,6 +152,7 @@ def test_shell_task_killed_or_failing_names_the_status_or_signal(scratch, comman
     assert _failed_step(scratch, "sh-dies", "sh")["message"] == f"step 'sh': {expected}"
 
 
+@pytest.mark.notebook
 def test_notebook_kernel_that_dies_names_the_signal(scratch):
     name = _notebook(scratch / "dies.ipynb", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
     _run(scratch, NotebookTask(name="nb", notebook=name), "nb-dies")
