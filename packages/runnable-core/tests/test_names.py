@@ -13,7 +13,7 @@ import pytest
 from core_helpers import write
 from runnable import Map, Parallel, Pipeline, PythonTask, Stub, pickled
 from runnable.errors import ParameterError, PipelineDefinitionError, RunnableError
-from runnable.models.names import MAX_NAME_LENGTH, check_map_item_key, check_name, check_run_id
+from runnable.models.names import MAX_NAME_LENGTH, MAX_RUN_ID_LENGTH, check_map_item_key, check_name, check_run_id
 from runnable.models.run_log import RunLog
 from runnable.yaml_loader import load_pipeline_yaml
 
@@ -162,7 +162,8 @@ def test_sdk_names_are_checked_by_the_same_rule():
         ("/tmp/x", "run id"),
         (".hidden", "run id"),
         ("a\x00b", "run id"),
-        ("x" * (MAX_NAME_LENGTH + 1), "run id"),
+        ("x" * (MAX_RUN_ID_LENGTH + 1), "run id"),
+        ("x" * (MAX_NAME_LENGTH + 1), "step name"),
         ("a.b", "step name"),
         ("a/b", "step name"),
         ("a\\b", "step name"),
@@ -198,7 +199,8 @@ def test_unsafe_names_are_refused_in_one_line_naming_offender_and_kind(value, ki
         ("lr_0_1", "map item key"),
         ("left", "branch key"),
         ("total_2", "return name"),
-        ("x" * MAX_NAME_LENGTH, "run id"),
+        ("x" * MAX_RUN_ID_LENGTH, "run id"),
+        ("x" * MAX_NAME_LENGTH, "return name"),
     ],
 )
 def test_ordinary_names_pass(value, kind):

@@ -15,7 +15,7 @@ step name          letters and digits (any script), ``_``, ``-``, and spaces ins
 branch key         same as a step name
 map item key       same as a step name
 run id             ASCII letters and digits, ``_``, ``-`` and ``.`` (a letter or digit first, no ``..``);
-                   at most 64 characters
+                   at most 128 characters
 return name        an ASCII identifier (``[A-Za-z_][A-Za-z0-9_]*``); at most 64 characters
 =================  =====================================================================================
 
@@ -32,6 +32,9 @@ from runnable.errors import ParameterError, PipelineDefinitionError, RunnableErr
 NameKind = Literal["step name", "branch key", "return name", "run id", "map item key"]
 
 MAX_NAME_LENGTH = 64
+# Run ids are often generated from dates, branches and commit hashes: room for those, still far below the
+# 255 bytes a file name may have.
+MAX_RUN_ID_LENGTH = 128
 
 # \w is unicode-aware: letters and digits of any script and "_"; spaces only between other characters.
 _WORDS = re.compile(r"[\w-]+( [\w-]+)*")
@@ -78,7 +81,8 @@ def check_name(value: object, kind: NameKind) -> str:
     error = _ERRORS[kind]
     if not isinstance(value, str):
         raise error(f"{kind} {value!r} is not allowed: it must be a string")
-    if pattern.fullmatch(value) and len(value) <= MAX_NAME_LENGTH and ".." not in value:
+    longest = MAX_RUN_ID_LENGTH if kind == "run id" else MAX_NAME_LENGTH
+    if pattern.fullmatch(value) and len(value) <= longest and ".." not in value:
         return value
     shown = value if len(value) <= 80 else value[:77] + "..."
     bad = next((char for char in value if not char_pattern.fullmatch(char)), "")
@@ -86,8 +90,8 @@ def check_name(value: object, kind: NameKind) -> str:
         why = "it is empty"
     elif bad:
         why = f"it cannot contain {bad!r}"
-    elif len(value) > MAX_NAME_LENGTH:
-        why = f"it is {len(value)} characters long (at most {MAX_NAME_LENGTH})"
+    elif len(value) > longest:
+        why = f"it is {len(value)} characters long (at most {longest})"
     elif ".." in value:
         why = "it contains '..'"
     else:
