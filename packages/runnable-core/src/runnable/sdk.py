@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from runnable.errors import PipelineDefinitionError, RunnableError
 from runnable.models import graph as g
+from runnable.models.names import check_name
 from runnable.models.run_log import SUCCESS, RunLog
 
 TaskReturns = g.ReturnSpec
@@ -116,6 +117,7 @@ def _task_node(task: Any, name: str, next_node: str) -> g.TaskNode:
         catalog=catalog,
         secrets=list(task.secrets),
         overrides=dict(getattr(task, "overrides", {})),
+        timeout=getattr(task, "timeout", None),
         **task._extra_node_fields(),
     )
     return task._attach(node)
@@ -126,6 +128,8 @@ class BaseTask(BaseTraversal):
     overrides: dict[str, Any] = Field(default_factory=dict)
     returns: list[str | g.ReturnSpec] = Field(default_factory=list)
     secrets: list[str] = Field(default_factory=list)
+    # Seconds an attempt may run before it is stopped and the step fails; None: no limit.
+    timeout: float | None = Field(default=None, gt=0)
 
     def create_node(self, next_node: str) -> g.BaseNode:
         return _task_node(self, self.name, next_node)
@@ -210,8 +214,10 @@ class Stub(BaseTraversal):
 
 def _branch_keys(owner: str, keys: list[str]) -> None:
     for key in keys:
-        if not key or "." in key or "%" in key:
-            raise PipelineDefinitionError(f"step {owner!r}: branch name {key!r} cannot be empty or contain '.' or '%'")
+        try:
+            check_name(key, "branch key")
+        except RunnableError as error:
+            raise PipelineDefinitionError(f"step {owner!r}: {error}", hint=error.hint) from None
 
 
 class Parallel(BaseTraversal):
@@ -382,6 +388,8 @@ class Pipeline(BaseModel):
             parameters_file = front.parameters_file or parameters_file
             run_id = front.run_id or run_id
             tag = front.tag or tag
+        if run_id:  # refused before anything is written (also checked where every run starts)
+            check_name(run_id, "run id")
         pipeline_file = front.pipeline_file if front else sys._getframe(1).f_code.co_filename
         run_log = frontdoor.run_graph(
             self._graph,
@@ -410,6 +418,8 @@ class BaseJob(BaseModel):
     catalog: Catalog | None = None
     returns: list[str | g.ReturnSpec] = Field(default_factory=list)
     secrets: list[str] = Field(default_factory=list)
+    # Seconds the job may run before it is stopped and fails; None: no limit.
+    timeout: float | None = Field(default=None, gt=0)
 
     @field_validator("catalog")
     @classmethod
@@ -449,6 +459,8 @@ class BaseJob(BaseModel):
             parameters_file = front.parameters_file or parameters_file
             job_id = front.run_id or job_id
             tag = front.tag or tag
+        if job_id:
+            check_name(job_id, "run id")
         run_log = frontdoor.run_graph(
             self.return_dag(),
             configuration_file=configuration_file,

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from runnable.errors import PipelineDefinitionError
+from runnable.models.names import check_name
 
 CommandType = Literal["python", "notebook", "shell"]
 ReturnKind = Literal["json", "object", "metric"]
@@ -31,6 +32,9 @@ class ReturnSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
     kind: ReturnKind = "json"
+
+    # A return name names a pickled object in the catalog and a shell variable: checked like every name.
+    _check_name = field_validator("name")(classmethod(lambda cls, v: check_name(v, "return name")))
 
 
 class CatalogSpec(BaseModel):
@@ -45,15 +49,14 @@ class CatalogSpec(BaseModel):
 
 
 def check_node_name(name: str) -> str:
-    if not name:
-        raise PipelineDefinitionError("a step name cannot be empty")
-    bad = [c for c in ".%" if c in name]
-    if bad:
-        raise PipelineDefinitionError(
-            f"step name {name!r} is not allowed: it contains {bad[0]!r} (step names cannot contain '.' or '%')",
-            hint="dots separate the parts of internal names in the run log; rename the step",
-        )
-    return name
+    """A step name, checked by :func:`runnable.models.names.check_name` (the SDK and YAML loader call this)."""
+    return check_name(name, "step name")
+
+
+def _check_branch_keys(branches: dict[str, Graph]) -> dict[str, Graph]:
+    for key in branches:
+        check_name(key, "branch key")
+    return branches
 
 
 class BaseNode(BaseModel):
@@ -84,6 +87,8 @@ class TaskNode(BaseNode):
     secrets: list[str] = Field(default_factory=list)
     overrides: dict[str, Any] = Field(default_factory=dict)
     max_attempts: int = Field(default=1, ge=1)
+    # Seconds an attempt may run before it is stopped and failed; None: no limit.
+    timeout: float | None = Field(default=None, gt=0)
     # Accepted so notebooks written for the original runnable (ploomber-engine) load; nbclient ignores it.
     optional_ploomber_args: dict[str, Any] = Field(default_factory=dict)
 
@@ -129,6 +134,8 @@ class ParallelNode(CompositeNode):
     type: Literal["parallel"] = "parallel"
     branches: dict[str, Graph]
 
+    _check_keys = field_validator("branches")(classmethod(lambda cls, v: _check_branch_keys(v)))
+
     def branch_graphs(self) -> dict[str, Graph]:
         return self.branches
 
@@ -153,6 +160,8 @@ class ConditionalNode(CompositeNode):
     type: Literal["conditional"] = "conditional"
     branches: dict[str, Graph]
     parameter: str
+
+    _check_keys = field_validator("branches")(classmethod(lambda cls, v: _check_branch_keys(v)))
 
     def branch_graphs(self) -> dict[str, Graph]:
         return self.branches
@@ -205,7 +214,7 @@ class Graph(BaseModel):
 
     def dag_hash(self) -> str:
         """A stable fingerprint of the graph's structure, independent of step order in the source."""
-        data = self.model_dump(mode="json", by_alias=True, exclude={"name", "description"})
+        data = _drop_run_limits(self.model_dump(mode="json", by_alias=True, exclude={"name", "description"}))
         return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
     def validate_structure(self, source: str) -> Graph:
@@ -276,6 +285,16 @@ class Graph(BaseModel):
                 f"{where}step {unreachable[0]!r} cannot be reached from start_at {self.start_at!r}",
                 hint="link it with 'next' or 'on_failure' from another step, or remove it",
             )
+
+
+def _drop_run_limits(data: Any) -> Any:
+    """The dump without tasks' ``timeout``: a limit on how long a task runs is not the graph's structure, so
+    changing it neither blocks a retry nor changes the fingerprint of graphs that never set it."""
+    if isinstance(data, dict):
+        return {k: _drop_run_limits(v) for k, v in data.items() if not (k == "timeout" and data.get("type") == "task")}
+    if isinstance(data, list):
+        return [_drop_run_limits(v) for v in data]
+    return data
 
 
 for _model in (ParallelNode, MapNode, ConditionalNode, LoopNode):

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from runnable.models.names import check_name
 from runnable.models.parameters import Parameter
 
 Status = Literal["CREATED", "PROCESSING", "SUCCESS", "FAIL", "TRIGGERED"]
@@ -116,6 +117,9 @@ class RunLog(BaseModel):
     steps: dict[str, StepLog] = Field(default_factory=dict)
     # A job's single task (``PythonJob`` etc.); None for pipeline runs.
     job: StepLog | None = None
+
+    # The run id names folders of every store and catalog: no run log can exist with an unsafe one.
+    _check_run_id = field_validator("run_id")(classmethod(lambda cls, v: check_name(v, "run id")))
 
     def iter_steps(self) -> Iterator[StepLog]:
         """Every step record, depth first, branches after their composite step; a job's record last."""
