@@ -134,11 +134,6 @@ def test_captured_output_on_a_full_disk_keeps_what_fits_and_says_why_the_rest_is
     assert note.endswith("File too large]")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs engine/steps.py to catch OSError while keeping a step's files (today the step fails but the "
-    "CLI prints a traceback; the change is in the harden branch's report); remove this mark when it is applied",
-)
 def test_the_run_log_stays_readable_when_the_catalog_cannot_be_written(scratch):
     """The catalog's folder is a file: every catalog write fails with NotADirectoryError."""
     (scratch / "blocker").write_text("a file where the catalog's folder should be")

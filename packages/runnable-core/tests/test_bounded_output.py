@@ -102,11 +102,6 @@ END_TO_END = textwrap.dedent(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs engine/steps.py to store the step's CapturedOutput with .save() instead of getvalue() "
-    "(the change is in the harden branch's report); remove this mark when it is applied",
-)
 def test_a_pipeline_printing_200_mb_per_step_keeps_the_runner_memory_bounded(scratch):
     script = scratch / "pipeline_big.py"
     script.write_text(END_TO_END)

@@ -221,11 +221,6 @@ def test_run_log_model_cannot_hold_an_unsafe_run_id():
     assert RunLog(run_id="fine-1").run_id == "fine-1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs engine/prepare.py to check the run id (check_run_id) before retry copies the catalog "
-    "(the change is in the harden branch's report); remove this mark when it is applied",
-)
 def test_retry_into_a_run_id_with_dot_dot_writes_nothing_outside(tmp_path, project):
     write(
         project / "pipeline.yaml",

@@ -35,10 +35,12 @@ def retry_run(original_run_id: str, *, configuration_file: str = "", run_id: str
     from runnable.config import load_config
     from runnable.engine.prepare import prepare
     from runnable.errors import RunLogNotFoundError, RunnableError
+    from runnable.models.names import check_run_id
     from runnable.models.run_log import SUCCESS
     from runnable.plugins import get_registry
     from runnable.reporting import ConsoleReporter
 
+    check_run_id(original_run_id)
     config = load_config(configuration_file)
     section = config.sections["run-log-store"]
     store = get_registry().create("run-log-store", section.type, section.config, source=config.source)

@@ -30,6 +30,7 @@ from runnable.engine.parameters import json_parameter, metric_parameter
 from runnable.engine.scopes import branch_status, returns_of
 from runnable.errors import ParameterError
 from runnable.models.graph import CompositeNode, ConditionalNode, Graph, LoopNode, MapNode, ParallelNode
+from runnable.models.names import check_map_item_key
 from runnable.models.parameters import Parameter
 from runnable.models.run_log import FAIL, SUCCESS, BranchLog, StepLog
 
@@ -124,7 +125,7 @@ def iteration_keys(values: list[Any]) -> list[str]:
     for index, value in enumerate(values):
         key = _KEY.sub("_", str(value))[:40] if isinstance(value, (str, int, float, bool)) else str(index)
         key = key if key and key not in taken else f"{key}-{index}"
-        keys.append(key)
+        keys.append(check_map_item_key(key))
         taken.add(key)
     return keys
 

@@ -18,6 +18,7 @@ from runnable.engine.context import RunContext
 from runnable.engine.parameters import initial_parameters
 from runnable.errors import PipelineDefinitionError
 from runnable.models.graph import CompositeNode, Graph, TaskNode
+from runnable.models.names import check_run_id
 from runnable.plugins import get_registry
 
 RUN_ID_ENV = "RUNNABLE_RUN_ID"
@@ -61,7 +62,7 @@ def prepare(
     task_types = {name: registry.get("task-type", name)() for name in registry.names("task-type")}
     check_command_types(graph, task_types, source=pipeline_file)
     context = RunContext(
-        run_id=run_id or os.environ.get(RUN_ID_ENV, "") or generate_run_id(),
+        run_id=check_run_id(run_id or os.environ.get(RUN_ID_ENV, "") or generate_run_id()),
         tag=tag or os.environ.get(TAG_ENV, ""),
         graph=graph,
         config=config,

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from runnable.engine.capture import Redactor, capture_output, environment
+from runnable.engine.capture import CapturedOutput, Redactor, capture_output, environment
 from runnable.engine.context import RunContext, Scope
 from runnable.engine.objects import ParameterValues, store_object
 from runnable.engine.parameters import json_parameter, metric_parameter
@@ -138,15 +138,15 @@ def _attempt(
     new_parameters: dict[str, Parameter] = {}
     metrics: dict[str, Any] = {}
     redact = Redactor([])
-    output = ""
+    captured: CapturedOutput | None = None
     try:
         if node.catalog:
             for pattern in node.catalog.get:
                 step_log.data_catalog.extend(catalog.get(context.run_id, pattern, folder))
         secrets = {name: context.secrets.get(name) for name in node.secrets}
-        redact = Redactor(list(secrets.values()))
+        redact = Redactor(secrets)
         task_type = context.task_types[node.command_type]
-        with capture_output(redact) as buffer:
+        with capture_output(redact) as captured:
             try:
                 with environment({**_iteration_environment(scope), **secrets}):
                     task_type.run(node, context, values, secrets, result)
@@ -155,8 +155,6 @@ def _attempt(
             except BaseException as error:
                 _print_user_traceback(error)  # into the captured output: the execution log keeps it
                 raise
-            finally:
-                output = buffer.getvalue()
         new_parameters, metrics = _keep_returns(node, context, scope, result)
         if node.catalog:
             for pattern in node.catalog.put:
@@ -168,13 +166,21 @@ def _attempt(
         attempt.status = FAIL
         attempt.message = redact(one_line_message(node, error))
     finally:
-        for name, path in result.files:
-            step_log.data_catalog.append(catalog.put_file(context.run_id, name, path))
-        if output or attempt.status == FAIL:
-            if attempt.status == FAIL and attempt.message not in output:
-                output += f"\n{attempt.message}\n"
-            name = execution_log_name(step_log.internal_name, number)
-            step_log.data_catalog.append(catalog.put_bytes(context.run_id, name, output.encode()))
+        captured = captured if captured is not None else CapturedOutput()
+        try:
+            for name, path in result.files:
+                step_log.data_catalog.append(catalog.put_file(context.run_id, name, path))
+            if captured or attempt.status == FAIL:
+                if attempt.status == FAIL and attempt.message not in captured.tail():
+                    captured.write(f"\n{attempt.message}\n")
+                name = execution_log_name(step_log.internal_name, number)
+                step_log.data_catalog.append(captured.save(catalog, context.run_id, name))
+        except OSError as error:  # the catalog cannot be written (disk full, name too long): the step fails
+            if attempt.status != FAIL:
+                attempt.status = FAIL
+                attempt.message = redact(one_line_message(node, error))
+        finally:
+            captured.close()
     attempt.end_time = now()
     attempt.input_parameters = _inputs(result.used, scope)
     attempt.output_parameters = new_parameters
