@@ -80,7 +80,7 @@ def _segment_regex(segment: str) -> str:
             if end < 0:  # no closing bracket: a literal "["
                 out.append(re.escape(char))
                 continue
-            body = segment[index:end].replace("\\", "\\\\")
+            body = re.sub(r"([\\\[&~|])", r"\\\1", segment[index:end])  # literal inside a set
             index = end + 1
             if body.startswith("!"):
                 body = "^" + body[1:]

@@ -322,7 +322,10 @@ class CatalogSuite(ServiceSuite):
     ) -> None:
         project = tmp_path / "project"
         data = write_tree(project / "work" / "step", {"inside.txt": b"in"})
+        # files each escaping glob would reach from the data folder, were it followed
         write_tree(project / "work", {"f": b"outside the data folder", "x": b"outside too"})
+        write_tree(tmp_path, {"f": b"three levels up"})
+        write_tree(project, {"work/step/data/placeholder": b"so data/.. exists"})
         catalog.put(run_id, "inside.txt", data)
         before = snapshot(tmp_path)
         with pytest.raises(CatalogError):
