@@ -1,10 +1,10 @@
 """The ``sqlite`` run log store: every run in one SQLite database, safe for several writers at once.
 
 A run is three kinds of rows: the run itself (everything but its steps and parameters, as JSON, a job's
-record included), one row per step record and one per parameter. Each increment the engine sends (a step, a parameter update) is one
-small transaction, so its cost does not grow with the run, and SQLite's locking lets parallel branches in
-separate processes write steps of the same run without losing any. The database runs in WAL mode: readers
-(``runnable runs show``) see a consistent snapshot and never block writers.
+record included), one row per step record and one per parameter. Each increment the engine sends (a step,
+a parameter update) is one small transaction, so its cost does not grow with the run, and SQLite's locking
+lets parallel branches in separate processes write steps of the same run without losing any. The database
+runs in WAL mode: readers (``runnable runs show``) see a consistent snapshot and never block writers.
 
 Durability: ``synchronous=NORMAL`` (WAL): a committed increment survives the process crashing; the last
 increments may be lost if the machine loses power.
