@@ -11,9 +11,14 @@ always be dumped into a YAML file and read back, and test doubles need no entry 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
+import multiprocessing.queues
+import multiprocessing.reduction
+import multiprocessing.synchronize
 import os
 import queue
 import re
+import sys
 import threading
 import traceback
 import uuid
@@ -100,6 +105,15 @@ def leaked(values: list[str], **places: str) -> list[str]:
 # --- concurrency: threads, forked processes (as ``enable_parallel`` runs branches) and spawned ones --------
 
 START_METHODS = ["thread", "fork", "spawn"]
+
+# The multiprocessing modules a spawn pickles through are imported with this module, once: pytest's
+# ``pytester`` (which runs suites in nested sessions) drops modules first imported inside a nested session,
+# and a re-imported ``multiprocessing.connection`` no longer pickles the objects of the first import.
+if sys.platform != "win32":
+    import multiprocessing.popen_fork
+    import multiprocessing.popen_spawn_posix
+    import multiprocessing.resource_tracker
+    import multiprocessing.spawn  # noqa: F401
 
 
 @dataclass(frozen=True)
