@@ -129,7 +129,7 @@ class BaseCatalog(Service):
                     else:
                         digest = _hash_stream(source)
             except OSError as error:
-                raise CatalogError(f"catalog put: cannot read {str(path)!r}: {error.strerror or error}") from None
+                raise CatalogError(f"catalog put of {str(path)!r} failed: {error.strerror or error}") from None
             entries.append(self._entry(run_id, name, digest, "put", store_copy))
         return entries
 
@@ -162,9 +162,7 @@ class BaseCatalog(Service):
                     temporary.unlink(missing_ok=True)
                     raise
             except OSError as error:
-                raise CatalogError(
-                    f"catalog get: cannot write {str(destination)!r}: {error.strerror or error}"
-                ) from None
+                raise CatalogError(f"catalog get into {str(destination)!r} failed: {error.strerror or error}") from None
             entries.append(self._entry(run_id, name, digest, "get", True))
         return entries
 
