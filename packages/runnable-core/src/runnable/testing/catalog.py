@@ -37,11 +37,15 @@ MIB = 1024 * 1024
 # A small project tree: nested folders, an empty file, a name with a space, one file larger than the 1 MiB
 # chunk the base class streams in, dotfiles and nested dot folders, and a near miss for every glob the
 # suite tries (``data-old/`` beside ``data/``, ``reports-archive/`` and ``reports.txt`` beside ``reports/``,
-# ``b.csv.bak`` beside ``b.csv``, ``model.bin.1`` beside ``model.bin``).
+# ``data/nested.txt`` beside ``data/nested/``, ``.configuration.yaml`` beside ``.config/``, ``b.csv.bak``
+# beside ``b.csv``, ``ab.csv`` for ``?.csv``, ``archive.txt.gz`` for ``*.txt``, ``summary.txt.old`` for
+# ``**/summary.txt``, ``model.bin.1`` beside ``model.bin``).
 FILES: dict[str, bytes] = {
     "data/a.csv": b"a,b\n1,2\n",
     "data/b.csv": b"x,y\n3,4\n",
     "data/b.csv.bak": b"x,y\n",
+    "data/ab.csv": b"two letters\n",
+    "data/nested.txt": b"beside the folder data/nested\n",
     "data/.hidden.csv": b"dot,file\n",
     "data/.cache/d.csv": b"in a dot folder\n",
     "data/nested/deep/c.csv": b"deep\n",
@@ -50,9 +54,12 @@ FILES: dict[str, bytes] = {
     "empty.txt": b"",
     "name with spaces.txt": "unicode ✓ 数据\n".encode(),
     "reports/summary.txt": b"this year\n",
+    "reports/summary.txt.old": b"superseded\n",
     "reports-archive/2023/summary.txt": b"last year\n",
     "reports.txt": b"index\n",
     ".gitignore": b"*.pyc\n",
+    ".configuration.yaml": b"beside the folder .config\n",
+    "archive.txt.gz": b"not a .txt",
     ".config/tool/.settings/deep.toml": b"[x]\n",
     "model.bin": bytes(range(256)) * 10_000,
     "model.bin.1": b"a near miss",
@@ -60,18 +67,25 @@ FILES: dict[str, bytes] = {
 
 # glob -> what it selects from FILES (the rules of runnable.services.globs, spelled out).
 GLOBS: dict[str, list[str]] = {
-    "data/*.csv": ["data/.hidden.csv", "data/a.csv", "data/b.csv"],
-    "data/**/*.csv": ["data/.cache/d.csv", "data/.hidden.csv", "data/a.csv", "data/b.csv", "data/nested/deep/c.csv"],
+    "data/*.csv": ["data/.hidden.csv", "data/a.csv", "data/ab.csv", "data/b.csv"],
+    "data/**/*.csv": [
+        "data/.cache/d.csv",
+        "data/.hidden.csv",
+        "data/a.csv",
+        "data/ab.csv",
+        "data/b.csv",
+        "data/nested/deep/c.csv",
+    ],
     "data/nested": ["data/nested/deep/c.csv", "data/nested/notes.txt"],
     "data/nested/": ["data/nested/deep/c.csv", "data/nested/notes.txt"],
-    "reports": ["reports/summary.txt"],
+    "reports": ["reports/summary.txt", "reports/summary.txt.old"],
     "**/summary.txt": ["reports-archive/2023/summary.txt", "reports/summary.txt"],
     "*.txt": ["empty.txt", "name with spaces.txt", "reports.txt"],
     "data/?.csv": ["data/a.csv", "data/b.csv"],
     "data/[!a].csv": ["data/b.csv"],
     "model.bin": ["model.bin"],
     ".config": [".config/tool/.settings/deep.toml"],
-    ".*": [".config/tool/.settings/deep.toml", ".gitignore"],
+    ".*": [".config/tool/.settings/deep.toml", ".configuration.yaml", ".gitignore"],
     "**": sorted(FILES),
     "nothing*": [],
 }
