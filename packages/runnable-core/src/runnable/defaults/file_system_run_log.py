@@ -62,7 +62,15 @@ def create_exclusively(path: Path, text: str, run_id: str, store: str) -> None:
     """
     temporary = _temporary_beside(path, text, durable=True)
     try:
-        os.link(temporary, path)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: claim the name itself, then fill it
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), "w", encoding="utf-8") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
     except FileExistsError:
         raise RunnableError(
             f"run log store: a run with id {run_id!r} already exists in {store}",
