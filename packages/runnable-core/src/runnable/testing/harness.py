@@ -73,7 +73,9 @@ CREDENTIAL_MIN_LENGTH = 6
 def credential_values(service: Service) -> list[str]:
     """The credentials in a backend's own configuration: ``SecretStr``/``SecretBytes`` fields anywhere, and
     string values under names like ``password``, ``token``, ``secret_key`` (in nested dicts too, such as
-    ``storage_options``). These must never reach a run log or a catalog file."""
+    ``storage_options``; not identifiers such as ``access_key_id``). These must never reach a run log or a
+    catalog file. Values must be distinctive (6+ characters) to be searched for; a suite's
+    ``backend_credentials`` fixture can be overridden to name them explicitly."""
     found: list[str] = []
 
     def visit(name: str, value: Any) -> None:
@@ -81,7 +83,7 @@ def credential_values(service: Service) -> list[str]:
             found.append(value.get_secret_value())
         elif isinstance(value, SecretBytes):
             found.append(value.get_secret_value().decode("utf-8", "replace"))
-        elif isinstance(value, str) and CREDENTIAL_NAME.search(name):
+        elif isinstance(value, str) and CREDENTIAL_NAME.search(name) and not name.lower().endswith("_id"):
             found.append(value)
         elif isinstance(value, dict):
             for key, item in value.items():
