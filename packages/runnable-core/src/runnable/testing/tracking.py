@@ -18,7 +18,7 @@ from runnable.models.graph import Graph
 from runnable.models.run_log import RunLog
 from runnable.services.tracking import BaseExperimentTracker
 from runnable.testing import tasks
-from runnable.testing.harness import ServiceSuite, Workspace, credential_values, leaked, missing_fixture
+from runnable.testing.harness import ServiceSuite, Workspace, credential_values, leaked, missing_fixture, run_workers
 
 
 @dataclass
@@ -47,6 +47,12 @@ def read_from_run_log(run_log: RunLog) -> TrackedRun:
                 metrics.setdefault(name, []).append(value)
     parameters = {name: p.value for name, p in run_log.parameters.items() if p.kind == "json"}
     return TrackedRun(parameters=parameters, metrics=metrics, status=run_log.status)
+
+
+def _run_in_child(
+    index: int, barrier: Any, workspace: Workspace, graph: Graph, tracker: BaseExperimentTracker, parameters: Any
+) -> RunLog:
+    return workspace.run(graph, tracker, parameters=parameters)
 
 
 class ExperimentTrackerSuite(ServiceSuite):
@@ -124,7 +130,11 @@ class ExperimentTrackerSuite(ServiceSuite):
         graph = Pipeline(
             steps=[Map(name="sweep", branch=branch, iterate_on="rates", iterate_as="learning_rate")]
         ).return_dag()
-        run_log = workspace.run(graph, experiment_tracker, parameters={"rates": [0.1, 0.2, 0.3, 0.4]})
+        # The run goes in a process of its own, so that a hang (a worker that never ends) fails this test
+        # after a while instead of blocking the whole session.
+        (run_log,) = run_workers(
+            "fork", 1, _run_in_child, workspace, graph, experiment_tracker, {"rates": [0.1, 0.2, 0.3, 0.4]}, timeout=180
+        )
         assert run_log.status == "SUCCESS", [s.message for s in run_log.iter_steps() if s.message]
         # Each branch logs its own value (the map step may add the reduced list too)
         values = [v for v in tracked_run_reader(run_log).metrics.get("accuracy") or [] if not isinstance(v, list)]
