@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 import yaml
-from pydantic import SecretBytes, SecretStr
+from pydantic import BaseModel, SecretBytes, SecretStr
 
 from runnable.services.base import Service
 
@@ -70,30 +70,39 @@ CREDENTIAL_NAME = re.compile(
 CREDENTIAL_MIN_LENGTH = 6
 
 
+# Dict fields whose keys are connection options (``storage_options``, ``client_kwargs``, ``auth``): their keys
+# are searched for credential names. Other dicts (``aliases``: secret name -> secret id) map names to names.
+OPTIONS_FIELD = re.compile(r"option|kwargs|credential|auth|config|settings|params", re.I)
+
+
 def credential_values(service: Service) -> list[str]:
     """The credentials in a backend's own configuration: ``SecretStr``/``SecretBytes`` fields anywhere, and
-    string values under names like ``password``, ``token``, ``secret_key`` (in nested dicts too, such as
-    ``storage_options``; not identifiers such as ``access_key_id``). These must never reach a run log or a
-    catalog file. Values must be distinctive (6+ characters) to be searched for; a suite's
-    ``backend_credentials`` fixture can be overridden to name them explicitly."""
+    string values under names like ``password``, ``token``, ``secret_key``, as fields or as keys of option
+    dicts (``storage_options``, ``client_kwargs``; not identifiers such as ``access_key_id``). These must
+    never reach a run log or a catalog file. Values must be distinctive (6+ characters) to be searched for;
+    a suite's ``backend_credentials`` fixture can be overridden to name them explicitly."""
     found: list[str] = []
 
-    def visit(name: str, value: Any) -> None:
+    def visit(name: str, value: Any, options: bool) -> None:
         if isinstance(value, SecretStr):
             found.append(value.get_secret_value())
         elif isinstance(value, SecretBytes):
             found.append(value.get_secret_value().decode("utf-8", "replace"))
         elif isinstance(value, str) and CREDENTIAL_NAME.search(name) and not name.lower().endswith("_id"):
             found.append(value)
+        elif isinstance(value, BaseModel):
+            for field in type(value).model_fields:
+                visit(field, getattr(value, field), options)
         elif isinstance(value, dict):
             for key, item in value.items():
-                visit(str(key), item)
+                if options or isinstance(item, (dict, SecretStr, SecretBytes, BaseModel)):
+                    visit(str(key), item, options)
         elif isinstance(value, (list, tuple)):
             for item in value:
-                visit(name, item)
+                visit(name, item, options)
 
     for name in type(service).model_fields:
-        visit(name, getattr(service, name))
+        visit(name, getattr(service, name), bool(OPTIONS_FIELD.search(name)))
     return sorted({value for value in found if len(value) >= CREDENTIAL_MIN_LENGTH})
 
 

@@ -514,4 +514,4 @@ class RunLogStoreSuite(ServiceSuite):
             returned_run_log=returned.model_dump_json(),
             persisted_files=workspace.persisted_text(),
         )
-        assert not leaks
+        assert not leaks, leaks

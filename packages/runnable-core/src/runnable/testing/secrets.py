@@ -169,7 +169,7 @@ class SecretsManagerSuite(ServiceSuite):
             persisted_files=workspace.persisted_text(),
             masked_config=json.dumps(secrets_manager.masked_config(), default=str),
         )
-        assert not leaks
+        assert not leaks, leaks
 
     # --- in a real pipeline ----------------------------------------------------------------------------------
 
@@ -207,7 +207,7 @@ class SecretsManagerSuite(ServiceSuite):
             stderr=printed.err,
             logging=caplog.text,
         )
-        assert not leaks
+        assert not leaks, leaks
 
     def test_a_missing_secret_fails_its_step_naming_it_and_leaks_nothing(
         self,
@@ -235,4 +235,4 @@ class SecretsManagerSuite(ServiceSuite):
             stderr=printed.err,
             logging=caplog.text,
         )
-        assert not leaks
+        assert not leaks, leaks

@@ -111,7 +111,7 @@ class ExperimentTrackerSuite(ServiceSuite):
         leaks = leaked(
             backend_credentials, run_log=run_log.model_dump_json(), persisted_files=workspace.persisted_text()
         )
-        assert not leaks
+        assert not leaks, leaks
 
     def test_branches_in_forked_processes_reach_the_backend(
         self, experiment_tracker: BaseExperimentTracker, tracked_run_reader: TrackedRunReader, workspace: Workspace
