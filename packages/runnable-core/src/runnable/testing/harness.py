@@ -70,6 +70,9 @@ CREDENTIAL_NAME = re.compile(
 CREDENTIAL_MIN_LENGTH = 6
 
 
+# Names that hold where a credential is, or which one, rather than the credential: ``token_file``,
+# ``access_key_id``, ``password_env``, ``auth_method``.
+REFERENCE_NAME = re.compile(r"_(id|file|path|env|var|name|url|uri|point|method|type|ttl)$", re.I)
 # Dict fields whose keys are connection options (``storage_options``, ``client_kwargs``, ``auth``): their keys
 # are searched for credential names. Other dicts (``aliases``: secret name -> secret id) map names to names.
 OPTIONS_FIELD = re.compile(r"option|kwargs|credential|auth|config|settings|params", re.I)
@@ -78,7 +81,7 @@ OPTIONS_FIELD = re.compile(r"option|kwargs|credential|auth|config|settings|param
 def credential_values(service: Service) -> list[str]:
     """The credentials in a backend's own configuration: ``SecretStr``/``SecretBytes`` fields anywhere, and
     string values under names like ``password``, ``token``, ``secret_key``, as fields or as keys of option
-    dicts (``storage_options``, ``client_kwargs``; not identifiers such as ``access_key_id``). These must
+    dicts (``storage_options``, ``client_kwargs``; not references such as ``access_key_id``, ``token_file``). These must
     never reach a run log or a catalog file. Values must be distinctive (6+ characters) to be searched for;
     a suite's ``backend_credentials`` fixture can be overridden to name them explicitly."""
     found: list[str] = []
@@ -88,7 +91,7 @@ def credential_values(service: Service) -> list[str]:
             found.append(value.get_secret_value())
         elif isinstance(value, SecretBytes):
             found.append(value.get_secret_value().decode("utf-8", "replace"))
-        elif isinstance(value, str) and CREDENTIAL_NAME.search(name) and not name.lower().endswith("_id"):
+        elif isinstance(value, str) and CREDENTIAL_NAME.search(name) and not REFERENCE_NAME.search(name):
             found.append(value)
         elif isinstance(value, BaseModel):
             for field in type(value).model_fields:
