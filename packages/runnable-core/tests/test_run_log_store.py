@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+from pathlib import Path
 
+import pytest
 from core_helpers import run_log, write
 from runnable import Pipeline, PythonTask
+from runnable.defaults.chunked_run_log import ChunkedFileSystemRunLogStore
 from runnable.defaults.file_system_run_log import FileSystemRunLogStore
+from runnable.errors import RunnableError
 from runnable.models.parameters import JsonParameter
 from runnable.models.run_log import RunLog, StepLog
 
@@ -81,3 +87,125 @@ def test_git_code_identity_is_recorded(scratch):
     identity = run_log(scratch, "dirty")["steps"]["noop"]["code_identities"][0]
     assert identity["code_identifier_dependable"] is False
     assert "tracked.py" in identity["code_identifier_message"]
+
+
+# --- issue 14: corrupt records, power cuts, a shared folder, run ids claimed once ----------------------------------
+
+
+def _stores(tmp_path):
+    return [
+        FileSystemRunLogStore(log_folder=str(tmp_path / "fs")),
+        ChunkedFileSystemRunLogStore(log_folder=str(tmp_path / "chunked")),
+    ]
+
+
+def test_a_corrupt_run_log_is_a_one_line_error_and_others_still_list(tmp_path):
+    for store in _stores(tmp_path):
+        for run_id in ("good-1", "broken", "good-2"):
+            store.create_run_log(RunLog(run_id=run_id, status="SUCCESS"))
+        header = Path(store.log_folder) / (
+            "broken.json" if isinstance(store, FileSystemRunLogStore) else "broken/RunLog.json"
+        )
+        header.write_text('{"run_id": "broken", "status": ')  # truncated by a disk fault
+        assert sorted(store.list_run_ids()) == ["broken", "good-1", "good-2"], "listing never reads a run's content"
+        with pytest.raises(RunnableError) as raised:
+            store.get_run_log("broken")
+        assert "unreadable" in str(raised.value) and "'broken'" in str(raised.value) and "\n" not in str(raised.value)
+        assert store.get_run_log("good-2").status == "SUCCESS"
+
+
+def test_an_empty_chunk_left_by_a_power_cut_is_skipped(tmp_path, caplog):
+    store = ChunkedFileSystemRunLogStore(log_folder=str(tmp_path))
+    store.create_run_log(RunLog(run_id="r", status="PROCESSING"))
+    store.put_step_log("r", StepLog(name="a", internal_name="a", status="SUCCESS"))
+    store.put_step_log("r", StepLog(name="b", internal_name="b", status="SUCCESS"))
+    chunks = sorted((tmp_path / "r").glob("StepLog-*"))
+    chunks[0].write_bytes(b"")  # renamed into place, its bytes never reached the disk
+    (tmp_path / "r" / chunks[1].name.replace("StepLog", "Parameters")).write_bytes(b'{"x": {"kind"')
+    log = store.get_run_log("r")
+    assert list(log.steps) == ["b"]
+    assert "skipped the unreadable record" in caplog.text
+
+
+def test_a_journal_ending_in_zeros_after_a_power_cut_keeps_every_whole_record(tmp_path):
+    store = FileSystemRunLogStore(log_folder=str(tmp_path))
+    store.create_run_log(RunLog(run_id="r", status="PROCESSING"))
+    store.put_step_log("r", StepLog(name="a", internal_name="a", status="SUCCESS"))
+    with open(tmp_path / "r.journal", "ab") as journal:
+        journal.write(b"\x00" * 64 + b"\n")
+    assert list(FileSystemRunLogStore(log_folder=str(tmp_path)).get_run_log("r").steps) == ["a"]
+
+
+def test_the_chunked_store_leaves_a_catalog_sharing_its_folder_alone(tmp_path):
+    """Catalog items at <folder>/<run_id>/... (json files, folders) are neither read as chunks nor deleted."""
+    from runnable.defaults.file_system_catalog import FileSystemCatalog
+
+    store = ChunkedFileSystemRunLogStore(log_folder=str(tmp_path))
+    catalog = FileSystemCatalog(catalog_location=str(tmp_path))
+    run = RunLog(run_id="shared", status="PROCESSING")
+    store.create_run_log(run)
+    catalog.put_bytes("shared", "metrics.json", b'{"not": "a step"}')
+    catalog.put_bytes("shared", "StepLog-notes.json", b"a user's file with an unlucky name")
+    catalog.put_bytes("shared", "data/nested/table.csv", b"a,b\n")
+    step = StepLog(name="a", internal_name="a", status="SUCCESS")
+    store.put_step_log("shared", step)
+    assert list(store.get_run_log("shared").steps) == ["a"]
+    run.put_step(step)
+    run.status = "SUCCESS"
+    store.finish_run_log(run)
+    kept = set(catalog.list_files("shared", "**")) - {"RunLog.json"}  # the store's own record, listed too
+    assert kept == {"StepLog-notes.json", "data/nested/table.csv", "metrics.json"}
+    assert store.list_run_ids() == ["shared"]
+
+
+@pytest.mark.parametrize("run_id", ["../x", "a/b", ".hidden", ""])
+def test_a_run_id_that_is_not_one_name_is_refused_by_the_stores(tmp_path, run_id):
+    for store in _stores(tmp_path):
+        with pytest.raises(RunnableError):
+            store.create_run_log(RunLog(run_id=run_id))
+    assert not (tmp_path / "x").exists()
+
+
+def test_two_runs_started_at_once_with_one_run_id_exactly_one_runs(scratch):
+    """Two ``runnable execute --run-id same`` at the same instant: one runs, the other is a one-line error."""
+    write(scratch / "tasks_claim.py", "import time\n\ndef slow():\n    time.sleep(1)\n")
+    write(
+        scratch / "pipeline.yaml",
+        """
+        dag:
+          start_at: slow
+          steps:
+            slow: {type: task, command: tasks_claim.slow, next: success}
+            success: {type: success}
+            fail: {type: fail}
+        """,
+    )
+    for store in ("file-system", "chunked-fs"):
+        write(scratch / f"{store}.yaml", f"run-log-store:\n  type: {store}\n  config: {{log_folder: runs-{store}}}\n")
+        command = [
+            sys.executable,
+            "-m",
+            "runnable",
+            "execute",
+            "pipeline.yaml",
+            "-c",
+            f"{store}.yaml",
+            "--run-id",
+            "same",
+        ]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")} | {
+            "COLUMNS": "200",
+            "PYTHONPATH": str(scratch),
+        }
+        processes = [
+            subprocess.Popen(command, cwd=scratch, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        outcomes = [(p.wait(timeout=120), *p.communicate()) for p in processes]
+        codes = sorted(code for code, _, _ in outcomes)
+        assert codes[0] == 0 and codes[1] != 0, f"{store}: {outcomes}"
+        loser = next(err + out for code, out, err in outcomes if code != 0)
+        assert "already exists" in loser and "same" in loser, loser
+        assert "Traceback" not in loser
+        error_lines = [line for line in loser.splitlines() if "already exists" in line]
+        assert len(error_lines) == 1

@@ -1,10 +1,10 @@
 """The ``sqlite`` run log store: every run in one SQLite database, safe for several writers at once.
 
-A run is three kinds of rows: the run itself (everything but its steps and parameters, as JSON), one row
-per step record and one per parameter. Each increment the engine sends (a step, a parameter update) is one
-small transaction, so its cost does not grow with the run, and SQLite's locking lets parallel branches in
-separate processes write steps of the same run without losing any. The database runs in WAL mode: readers
-(``runnable runs show``) see a consistent snapshot and never block writers.
+A run is three kinds of rows: the run itself (everything but its steps and parameters, as JSON, a job's
+record included), one row per step record and one per parameter. Each increment the engine sends (a step,
+a parameter update) is one small transaction, so its cost does not grow with the run, and SQLite's locking
+lets parallel branches in separate processes write steps of the same run without losing any. The database
+runs in WAL mode: readers (``runnable runs show``) see a consistent snapshot and never block writers.
 
 Durability: ``synchronous=NORMAL`` (WAL): a committed increment survives the process crashing; the last
 increments may be lost if the machine loses power.
@@ -21,7 +21,7 @@ from typing import ClassVar
 from pydantic import Field, PrivateAttr, TypeAdapter
 from runnable.errors import RunLogNotFoundError, RunnableError
 from runnable.models.parameters import Parameter
-from runnable.models.run_log import RunLog, StepLog
+from runnable.models.run_log import RunLog, StepLog, walk_steps
 from runnable.services.run_log_store import BaseRunLogStore
 
 SCHEMA = """
@@ -110,7 +110,7 @@ class SQLiteRunLogStore(BaseRunLogStore):
             with self._write() as db:
                 db.execute("INSERT INTO runs (run_id, header) VALUES (?, ?)", (run_log.run_id, _header(run_log)))
                 _put_parameters(db, run_log.run_id, run_log.parameters)
-                _put_steps(db, run_log.run_id, run_log.iter_steps())
+                _put_steps(db, run_log.run_id, walk_steps(run_log.steps))
         except sqlite3.IntegrityError:
             raise RunnableError(
                 f"run log store: a run with id {run_log.run_id!r} already exists in {self.database}",
@@ -156,7 +156,7 @@ class SQLiteRunLogStore(BaseRunLogStore):
             if updated.rowcount == 0:
                 raise self._not_found(run_log.run_id)
             _put_parameters(db, run_log.run_id, run_log.parameters)
-            _put_steps(db, run_log.run_id, run_log.iter_steps())
+            _put_steps(db, run_log.run_id, walk_steps(run_log.steps))
 
     def list_run_ids(self) -> list[str]:
         with self._connect() as db:
@@ -164,6 +164,8 @@ class SQLiteRunLogStore(BaseRunLogStore):
 
 
 def _header(run_log: RunLog) -> str:
+    """Everything but steps and parameters, which have rows of their own; a job's single record
+    (``run_log.job``) stays here, so it is stored once and read back as the job, never as a step."""
     return run_log.model_dump_json(exclude={"steps", "parameters"})
 
 

@@ -26,23 +26,77 @@ from runnable.models.run_log import FAIL, SUCCESS, RunLog, StepLog
 from runnable.services.run_log_store import BaseRunLogStore
 
 
+def _temporary_beside(path: Path, text: str, durable: bool) -> str:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return temporary
+
+
 def write_atomically(path: Path, text: str, *, durable: bool = True) -> None:
     """Write ``text`` to ``path`` so that readers see the old content or the new, never a mix.
 
     ``durable`` also survives a power cut (fsync); records the engine rewrites soon after skip it.
     """
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = _temporary_beside(path, text, durable)
     try:
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-            if durable:
-                out.flush()
-                os.fsync(out.fileno())
         os.replace(temporary, path)
     except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        os.unlink(temporary)
         raise
+
+
+def create_exclusively(path: Path, text: str, run_id: str, store: str) -> None:
+    """Write ``text`` to ``path`` whole and durably, only if ``path`` does not exist: one run claims an id.
+
+    The file is written under a temporary name and hard-linked to its real name: the link fails if the name
+    exists, atomically, so of two runs started at the same instant with one id exactly one gets it, and the
+    name never holds a partial record.
+    """
+    temporary = _temporary_beside(path, text, durable=True)
+    try:
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: claim the name itself, then fill it
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), "w", encoding="utf-8") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+    except FileExistsError:
+        raise RunnableError(
+            f"run log store: a run with id {run_id!r} already exists in {store}",
+            hint="pick another --run-id, or leave it out to get a fresh one",
+        ) from None
+    finally:
+        os.unlink(temporary)
+
+
+def checked_run_id(run_id: str, store: str) -> str:
+    """``run_id`` if it is one plain name in the store's folder; a file name must not reach outside it."""
+    if not run_id or run_id.startswith(".") or any(c in run_id for c in "/\\\x00"):
+        raise RunnableError(
+            f"run log store: {run_id!r} is not a usable run id for {store}",
+            hint="a run id is one name: no '/' or '\\', not starting with '.'",
+        )
+    return run_id
+
+
+def unreadable(run_id: str, store: str, error: Exception) -> RunnableError:
+    """The one-line error for a run log that exists but cannot be parsed (a disk fault, a hand edit)."""
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return RunnableError(
+        f"run log store: the run log of {run_id!r} in {store} is unreadable ({reason})",
+        hint="the other runs are unaffected; restore the file from a backup or remove it",
+    )
 
 
 class FileSystemRunLogStore(BaseRunLogStore):
@@ -53,20 +107,15 @@ class FileSystemRunLogStore(BaseRunLogStore):
     _journals: dict[str, IO[str]] = PrivateAttr(default_factory=dict)
 
     def _json(self, run_id: str) -> Path:
-        return Path(self.log_folder) / f"{run_id}.json"
+        return Path(self.log_folder) / f"{checked_run_id(run_id, self.log_folder)}.json"
 
     def _journal_path(self, run_id: str) -> Path:
-        return Path(self.log_folder) / f"{run_id}.journal"
+        return Path(self.log_folder) / f"{checked_run_id(run_id, self.log_folder)}.journal"
 
     def create_run_log(self, run_log: RunLog) -> None:
         path = self._json(run_log.run_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            raise RunnableError(
-                f"run log store: a run with id {run_log.run_id!r} already exists in {self.log_folder}",
-                hint="pick another --run-id, or leave it out to get a fresh one",
-            )
-        write_atomically(path, run_log.model_dump_json(indent=2))
+        create_exclusively(path, run_log.model_dump_json(indent=2), run_log.run_id, self.log_folder)
 
     def _append(self, run_id: str, record: str) -> None:
         journal = self._journals.get(run_id)
@@ -98,6 +147,8 @@ class FileSystemRunLogStore(BaseRunLogStore):
                 f"no run log for run id {run_id!r} in {self.log_folder}",
                 hint="`runnable runs list` shows the runs this store holds",
             ) from None
+        except ValueError as error:  # pydantic's ValidationError is one: an empty or corrupt file
+            raise unreadable(run_id, self.log_folder, error) from None
         if journal and run_log.status not in (SUCCESS, FAIL):
             _replay(run_log, journal)
         return run_log
@@ -113,8 +164,13 @@ class FileSystemRunLogStore(BaseRunLogStore):
         folder = Path(self.log_folder)
         if not folder.is_dir():
             return []
-        runs = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-        return [p.stem for p in runs if not p.name.startswith(".")]
+        found = []
+        for path in folder.glob("*.json"):
+            try:  # a run removed while we list is simply not listed; its content is never read here
+                found.append((path.stat().st_mtime, path.stem))
+            except FileNotFoundError:
+                continue
+        return [run_id for _, run_id in sorted(found, reverse=True) if not run_id.startswith(".")]
 
 
 def _replay(run_log: RunLog, journal: str) -> None:
@@ -124,10 +180,15 @@ def _replay(run_log: RunLog, journal: str) -> None:
     for line in journal.splitlines():
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
-            break  # a torn last line: the writer died mid-append; everything before it is whole
+            if "step" in record:
+                step = StepLog.model_validate(record["step"])
+            elif "parameters" in record:
+                values = {name: parameter.validate_python(value) for name, value in record["parameters"].items()}
+        except (ValueError, TypeError, AttributeError):
+            # A torn last line (the writer died mid-append, or a power cut left zeros): everything before it is
+            # whole, and nothing can follow it, since a run's writer is gone once its journal is torn.
+            break
         if "step" in record:
-            run_log.put_step(StepLog.model_validate(record["step"]))
+            run_log.put_step(step)
         elif "parameters" in record:
-            for name, value in record["parameters"].items():
-                run_log.parameters[name] = parameter.validate_python(value)
+            run_log.parameters.update(values)

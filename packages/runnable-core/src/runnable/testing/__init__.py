@@ -25,6 +25,10 @@ suite                        fixtures the subclass provides                     
 ``JobExecutorSuite``         ``job_executor``                                     job executors
 ===========================  ===================================================  ==========================
 
+Helpers for a plugin's own tests: :func:`run_workers` runs a function in threads, forked or spawned
+processes at once (as parallel branches do), :func:`credential_values` finds the credentials in a backend's
+configuration, :func:`rebuilt` builds a second instance from the same settings.
+
 This package imports pytest; ``import runnable`` never imports it. Install it with ``runnable-core[testing]``.
 """
 
@@ -33,12 +37,13 @@ from __future__ import annotations
 from runnable.testing.catalog import CatalogSuite
 from runnable.testing.commands import StepCommand, find_commands
 from runnable.testing.executors import JobExecutorSuite, RenderingExecutorSuite
-from runnable.testing.harness import Workspace, rebuilt, unique_run_id
+from runnable.testing.harness import START_METHODS, Workspace, credential_values, rebuilt, run_workers, unique_run_id
 from runnable.testing.run_log_store import RunLogStoreSuite
 from runnable.testing.secrets import SecretsManagerSuite
 from runnable.testing.tracking import ExperimentTrackerSuite, TrackedRun, TrackedRunReader, read_from_run_log
 
 __all__ = [
+    "START_METHODS",
     "CatalogSuite",
     "ExperimentTrackerSuite",
     "JobExecutorSuite",
@@ -49,8 +54,10 @@ __all__ = [
     "TrackedRun",
     "TrackedRunReader",
     "Workspace",
+    "credential_values",
     "find_commands",
     "read_from_run_log",
     "rebuilt",
+    "run_workers",
     "unique_run_id",
 ]

@@ -8,26 +8,103 @@ to what a pipeline relies on, so a backend that overrides a higher-level method 
 from __future__ import annotations
 
 import hashlib
+import random
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from runnable.errors import CatalogError
+from runnable.services import globs
 from runnable.services.catalog import BaseCatalog
 from runnable.testing import tasks
-from runnable.testing.harness import ServiceSuite, Workspace, missing_fixture, rebuilt, unique_run_id
+from runnable.testing.harness import (
+    START_METHODS,
+    ServiceSuite,
+    Workspace,
+    credential_values,
+    leaked,
+    missing_fixture,
+    rebuilt,
+    run_workers,
+    unique_run_id,
+)
 
-# A small project tree: nested folders, an empty file, a name with a space, and one file larger than the
-# 1 MiB chunk the base class streams in (so chunk boundaries are crossed).
+MIB = 1024 * 1024
+
+# A small project tree: nested folders, an empty file, a name with a space, one file larger than the 1 MiB
+# chunk the base class streams in, dotfiles and nested dot folders, and a near miss for every glob the
+# suite tries (``data-old/`` beside ``data/``, ``reports-archive/`` and ``reports.txt`` beside ``reports/``,
+# ``data/nested.txt`` beside ``data/nested/``, ``.configuration.yaml`` beside ``.config/``, ``b.csv.bak``
+# beside ``b.csv``, ``ab.csv`` for ``?.csv``, ``archive.txt.gz`` for ``*.txt``, ``summary.txt.old`` for
+# ``**/summary.txt``, ``model.bin.1`` beside ``model.bin``).
 FILES: dict[str, bytes] = {
     "data/a.csv": b"a,b\n1,2\n",
     "data/b.csv": b"x,y\n3,4\n",
+    "data/b.csv.bak": b"x,y\n",
+    "data/ab.csv": b"two letters\n",
+    "data/nested.txt": b"beside the folder data/nested\n",
+    "data/.hidden.csv": b"dot,file\n",
+    "data/.cache/d.csv": b"in a dot folder\n",
     "data/nested/deep/c.csv": b"deep\n",
     "data/nested/notes.txt": b"not a csv",
+    "data-old/a.csv": b"old\n",
     "empty.txt": b"",
-    "name with spaces.txt": "unicode ✓\n".encode(),
+    "name with spaces.txt": "unicode ✓ 数据\n".encode(),
+    "reports/summary.txt": b"this year\n",
+    "reports/summary.txt.old": b"superseded\n",
+    "reports-archive/2023/summary.txt": b"last year\n",
+    "reports.txt": b"index\n",
+    ".gitignore": b"*.pyc\n",
+    ".configuration.yaml": b"beside the folder .config\n",
+    "archive.txt.gz": b"not a .txt",
+    ".config/tool/.settings/deep.toml": b"[x]\n",
     "model.bin": bytes(range(256)) * 10_000,
+    "model.bin.1": b"a near miss",
 }
+
+# glob -> what it selects from FILES (the rules of runnable.services.globs, spelled out).
+GLOBS: dict[str, list[str]] = {
+    "data/*.csv": ["data/.hidden.csv", "data/a.csv", "data/ab.csv", "data/b.csv"],
+    "data/**/*.csv": [
+        "data/.cache/d.csv",
+        "data/.hidden.csv",
+        "data/a.csv",
+        "data/ab.csv",
+        "data/b.csv",
+        "data/nested/deep/c.csv",
+    ],
+    "data/nested": ["data/nested/deep/c.csv", "data/nested/notes.txt"],
+    "data/nested/": ["data/nested/deep/c.csv", "data/nested/notes.txt"],
+    "reports": ["reports/summary.txt", "reports/summary.txt.old"],
+    "**/summary.txt": ["reports-archive/2023/summary.txt", "reports/summary.txt"],
+    "*.txt": ["empty.txt", "name with spaces.txt", "reports.txt"],
+    "data/?.csv": ["data/a.csv", "data/b.csv"],
+    "data/[!a].csv": ["data/b.csv"],
+    "model.bin": ["model.bin"],
+    ".config": [".config/tool/.settings/deep.toml"],
+    ".*": [".config/tool/.settings/deep.toml", ".configuration.yaml", ".gitignore"],
+    "**": sorted(FILES),
+    "nothing*": [],
+}
+GLOB_IDS = [
+    "star", "double-star", "folder", "folder-slash", "near-miss-folder", "star-star-name", "top-level", "question",
+    "negated-set", "exact", "dot-folder", "dotfiles", "everything", "no-match",
+]  # fmt: skip
+
+# Globs and names that would reach outside the data folder or the run.
+ESCAPING_GLOBS = ["../../../f", "../*", "/etc/*", "data/../../x", "..", "C:/Windows/*"]
+ESCAPING_NAMES = ["../escaped.txt", "/tmp/escaped.txt", "a/../../escaped.txt"]
+
+# Concurrency: how many writers at once (spawned processes start slowly: fewer of them).
+WRITERS = 16
+SPAWNED = 4
+
+
+def writers(method: str) -> int:
+    return SPAWNED if method == "spawn" else WRITERS
 
 
 def sha256(data: bytes) -> str:
@@ -40,6 +117,39 @@ def write_tree(folder: Path, files: dict[str, bytes]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
     return folder
+
+
+def large_pair(size: int = 5 * MIB) -> tuple[bytes, bytes]:
+    """Two files of ``size`` bytes, identical for their first 2 MiB and differing after it."""
+    head = random.Random(7).randbytes(2 * MIB)
+    return head + random.Random(8).randbytes(size - 2 * MIB), head + random.Random(9).randbytes(size - 2 * MIB)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file below ``folder`` (links not followed) and its bytes: to prove nothing was written there."""
+    return {name: (folder / name).read_bytes() for name in globs.local_files(folder)} if folder.is_dir() else {}
+
+
+def _own_bytes(index: int) -> bytes:
+    """What writer ``index`` puts: its own bytes, 256 KiB and more, with nothing in common with the others'."""
+    return random.Random(index).randbytes(256 * 1024 + index * 4099)
+
+
+def _put_out_bin(index: int, barrier: Any, catalog: BaseCatalog, run_id: str, root: str) -> str:
+    """One branch: write ``out.bin`` with its own bytes in its own folder and put it (the same name as all)."""
+    folder = Path(root) / f"branch-{index}"
+    write_tree(folder, {"out.bin": _own_bytes(index)})
+    barrier.wait(timeout=60)
+    (entry,) = catalog.put(run_id, "out.bin", folder)
+    return entry.data_hash
+
+
+def _put_own_items(index: int, barrier: Any, catalog: BaseCatalog, run_id: str) -> int:
+    """One branch putting items of its own names, a few times over: none may be lost to another writer."""
+    barrier.wait(timeout=60)
+    for item in range(4):
+        catalog.put_bytes(run_id, f"branch-{index}/item-{item}.txt", f"{index}:{item}".encode())
+    return index
 
 
 class CatalogSuite(ServiceSuite):
@@ -148,25 +258,30 @@ class CatalogSuite(ServiceSuite):
             with catalog.open_read(retry, name) as handle:
                 assert handle.read() == content, f"{name}: the copy differs"
 
-    # --- globs and folders ---------------------------------------------------------------------------------
+    # --- globs and folders: one definition (runnable.services.globs) ----------------------------------------
 
-    @pytest.mark.parametrize(
-        ("pattern", "expected"),
-        [
-            ("data/*.csv", ["data/a.csv", "data/b.csv"]),
-            ("data/**/*.csv", ["data/a.csv", "data/b.csv", "data/nested/deep/c.csv"]),
-            ("data/nested", ["data/nested/deep/c.csv", "data/nested/notes.txt"]),
-            ("*.txt", ["empty.txt", "name with spaces.txt"]),
-            ("model.bin", ["model.bin"]),
-            ("nothing*", []),
-        ],
-        ids=["star", "double-star", "folder", "top-level", "exact", "no-match"],
-    )
+    @pytest.mark.parametrize(("pattern", "expected"), list(GLOBS.items()), ids=GLOB_IDS)
     def test_globs_select_exactly_the_matching_items(
         self, catalog: BaseCatalog, source: Path, run_id: str, pattern: str, expected: list[str]
     ) -> None:
+        """``list_files`` follows the one definition: dotfiles included, folders whole, near misses left out."""
         catalog.put(run_id, "**", source)
-        assert sorted(catalog.list_files(run_id, pattern)) == expected
+        listed = catalog.list_files(run_id, pattern)
+        assert sorted(listed) == expected, f"list_files({pattern!r})"
+        assert len(listed) == len(set(listed)), "each item is listed once"
+        assert expected == globs.select(pattern, FILES), "the suite's table disagrees with runnable.services.globs"
+
+    @pytest.mark.parametrize(("pattern", "expected"), list(GLOBS.items()), ids=GLOB_IDS)
+    def test_put_selects_local_files_by_the_same_rules(
+        self, catalog: BaseCatalog, source: Path, run_id: str, pattern: str, expected: list[str]
+    ) -> None:
+        if not expected:
+            with pytest.raises(CatalogError):
+                catalog.put(run_id, pattern, source)
+            return
+        put = catalog.put(run_id, pattern, source)
+        assert sorted(entry.name for entry in put) == expected, f"put({pattern!r}) selected other files"
+        assert sorted(catalog.list_files(run_id, "**")) == expected, "put stored other items than it reported"
 
     def test_get_recreates_nested_folders(
         self, catalog: BaseCatalog, source: Path, tmp_path: Path, run_id: str
@@ -192,19 +307,182 @@ class CatalogSuite(ServiceSuite):
         assert entry.store_copy is False and entry.data_hash == sha256(FILES["model.bin"])
         assert catalog.list_files(run_id, "**") == []
 
-    # --- the documented errors ------------------------------------------------------------------------------
+    # --- large files ------------------------------------------------------------------------------------------
 
-    def test_a_missing_item_is_a_catalog_error(self, catalog: BaseCatalog, tmp_path: Path, run_id: str) -> None:
-        with pytest.raises(CatalogError):
-            catalog.open_read(run_id, "absent.pickle")
-        with pytest.raises(CatalogError):
-            catalog.get(run_id, "absent*.csv", tmp_path / "target")
-
-    def test_a_put_glob_matching_no_file_is_a_catalog_error(
-        self, catalog: BaseCatalog, source: Path, run_id: str
+    def test_large_files_differing_after_the_first_mib_stay_apart(
+        self, catalog: BaseCatalog, tmp_path: Path, run_id: str
     ) -> None:
+        """A backend naming blobs by a hash of the first MiB (or deduplicating on a prefix) mixes these up."""
+        first, second = large_pair()
+        source = write_tree(tmp_path / "source", {"big/first.bin": first, "big/second.bin": second})
+        put = {entry.name: entry.data_hash for entry in catalog.put(run_id, "big", source)}
+        assert put == {"big/first.bin": sha256(first), "big/second.bin": sha256(second)}
+        for name, content in (("big/first.bin", first), ("big/second.bin", second)):
+            with catalog.open_read(run_id, name) as handle:
+                assert handle.read() == content, f"{name}: read back other bytes (same first MiB as its sibling)"
+        got = catalog.get(run_id, "big/*.bin", tmp_path / "target")
+        assert {entry.name: entry.data_hash for entry in got} == put
+        assert (tmp_path / "target/big/second.bin").read_bytes() == second
+        retry = unique_run_id("retry")
+        catalog.copy_run(run_id, retry)
+        with catalog.open_read(retry, "big/second.bin") as handle:
+            assert sha256(handle.read()) == sha256(second), "copy_run mixed up the two large items"
+
+    # --- confinement: nothing outside the data folder or the run ------------------------------------------------
+
+    @pytest.mark.parametrize("pattern", ESCAPING_GLOBS)
+    def test_a_glob_reaching_outside_is_refused_and_nothing_moves(
+        self, catalog: BaseCatalog, tmp_path: Path, run_id: str, pattern: str
+    ) -> None:
+        project = tmp_path / "project"
+        data = write_tree(project / "work" / "step", {"inside.txt": b"in"})
+        # files each escaping glob would reach from the data folder, were it followed
+        write_tree(project / "work", {"f": b"outside the data folder", "x": b"outside too"})
+        write_tree(tmp_path, {"f": b"three levels up"})
+        write_tree(project, {"work/step/data/placeholder": b"so data/.. exists"})
+        catalog.put(run_id, "inside.txt", data)
+        before = snapshot(tmp_path)
         with pytest.raises(CatalogError):
-            catalog.put(run_id, "no-such-*.csv", source)
+            catalog.put(run_id, pattern, data)
+        with pytest.raises(CatalogError):
+            catalog.get(run_id, pattern, data)
+        assert snapshot(tmp_path) == before, "a refused glob still wrote something"
+        assert catalog.list_files(run_id, "**") == ["inside.txt"], "a refused put still stored something"
+
+    @pytest.mark.parametrize("name", ESCAPING_NAMES)
+    def test_an_exact_name_reaching_outside_is_refused(
+        self, catalog: BaseCatalog, tmp_path: Path, run_id: str, name: str
+    ) -> None:
+        before, absolute = snapshot(tmp_path), Path("/tmp/escaped.txt")
+        existed = absolute.exists()
+        with pytest.raises(CatalogError):
+            catalog.put_bytes(run_id, name, b"escaped")
+        local = write_tree(tmp_path / "local", {"f.txt": b"escaped"})
+        with pytest.raises(CatalogError):
+            catalog.put_file(run_id, name, local / "f.txt")
+        assert snapshot(tmp_path) == {**before, "local/f.txt": b"escaped"}
+        assert absolute.exists() == existed, "an absolute item name was written outside the catalog"
+        assert catalog.list_files(run_id, "**") == []
+
+    def test_put_does_not_follow_symbolic_links(self, catalog: BaseCatalog, tmp_path: Path, run_id: str) -> None:
+        outside = write_tree(tmp_path / "outside", {"secret.txt": b"not yours", "dir/also.txt": b"nor this"})
+        data = write_tree(tmp_path / "data", {"real.txt": b"mine"})
+        (data / "link.txt").symlink_to(outside / "secret.txt")
+        (data / "linked-dir").symlink_to(outside / "dir", target_is_directory=True)
+        put = catalog.put(run_id, "**", data)
+        assert [entry.name for entry in put] == ["real.txt"], "a symbolic link was followed"
+        assert catalog.list_files(run_id, "**") == ["real.txt"]
+        for pattern in ("link.txt", "linked-dir"):
+            with pytest.raises(CatalogError):
+                catalog.put(run_id, pattern, data)
+
+    def test_get_never_writes_through_a_symbolic_link(
+        self, catalog: BaseCatalog, source: Path, tmp_path: Path, run_id: str
+    ) -> None:
+        catalog.put(run_id, "data/a.csv", source)
+        catalog.put(run_id, "reports", source)
+        outside = write_tree(tmp_path / "outside", {"victim.csv": b"untouched", "dir/keep.txt": b"kept"})
+        target = tmp_path / "target"
+        (target / "data").mkdir(parents=True)
+        (target / "data" / "a.csv").symlink_to(outside / "victim.csv")
+        (target / "reports").symlink_to(outside / "dir", target_is_directory=True)
+        before = snapshot(outside)
+        for pattern in ("data/a.csv", "reports", "**"):
+            with pytest.raises(CatalogError):
+                catalog.get(run_id, pattern, target)
+        assert snapshot(outside) == before, "get wrote through a symbolic link"
+        assert (target / "data" / "a.csv").is_symlink(), "a refused get still replaced the link"
+
+    def test_listed_names_stay_inside_the_run(self, catalog: BaseCatalog, source: Path, run_id: str) -> None:
+        catalog.put(run_id, "**", source)
+        for name in catalog.list_files(run_id, "**"):
+            assert globs.check_name(name) == name, f"list_files returned {name!r}: not a plain relative name"
+
+    # --- concurrency: parallel branches writing at once ---------------------------------------------------------
+
+    def _processes_or_skip(self, catalog: BaseCatalog, method: str) -> None:
+        if method != "thread" and not catalog.visible_across_processes():
+            pytest.skip(f"{type(catalog).__name__} at {catalog.location()} keeps its items in one process")
+
+    @pytest.mark.parametrize("method", START_METHODS)
+    def test_branches_putting_one_name_at_once_record_their_own_hash(
+        self, catalog: BaseCatalog, tmp_path: Path, run_id: str, method: str
+    ) -> None:
+        """16 branches each write ``out.bin`` with their own bytes and put it at once. Each recorded hash is
+        that of its own bytes (never another branch's), and the item is one of them whole (the last wins)."""
+        self._processes_or_skip(catalog, method)
+        catalog.put_bytes(run_id, "warm-up.txt", b"the parent used the catalog before forking")
+        count = writers(method)
+        hashes = run_workers(method, count, _put_out_bin, catalog, run_id, str(tmp_path / "branches"))
+        own = [sha256(_own_bytes(index)) for index in range(count)]
+        wrong = [index for index in range(count) if hashes[index] != own[index]]
+        assert not wrong, f"branches {wrong} recorded a hash that is not of their own bytes"
+        with catalog.open_read(run_id, "out.bin") as handle:
+            stored = sha256(handle.read())
+        assert stored in own, "the stored out.bin is none of the writers' files: writes were mixed"
+
+    @pytest.mark.parametrize("method", START_METHODS)
+    def test_branches_writing_different_names_at_once_lose_nothing(
+        self, catalog: BaseCatalog, run_id: str, method: str
+    ) -> None:
+        """A catalog keeping an index (read, add, write back) loses items when branches write at once."""
+        self._processes_or_skip(catalog, method)
+        catalog.put_bytes(run_id, "warm-up.txt", b"the parent used the catalog before forking")
+        count = writers(method)
+        run_workers(method, count, _put_own_items, catalog, run_id)
+        expected = sorted(f"branch-{w}/item-{i}.txt" for w in range(count) for i in range(4))
+        listed = sorted(catalog.list_files(run_id, "branch-*"))
+        lost = sorted(set(expected) - set(listed))
+        assert not lost, f"{len(lost)} of {len(expected)} items written at once were lost, e.g. {lost[:3]}"
+        for name in expected[::7]:
+            index, item = name.removeprefix("branch-").split("/item-")
+            with catalog.open_read(run_id, name) as handle:
+                assert handle.read() == f"{index}:{item.removesuffix('.txt')}".encode()
+
+    def test_readers_see_a_whole_item_while_it_is_rewritten(
+        self, catalog: BaseCatalog, tmp_path: Path, run_id: str
+    ) -> None:
+        """Branches ``get`` an item another step rewrites: each gets one version whole, with its hash. A
+        backend may instead refuse a read that raced a rewrite with a :class:`CatalogError` (an object store
+        pinning the version it started reading), never hand out a mix."""
+        versions = [random.Random(v).randbytes(3 * MIB) for v in range(2)]
+        known = {sha256(v) for v in versions}
+        catalog.put_bytes(run_id, "shared.bin", versions[0])
+        deadline = time.monotonic() + 1.5
+
+        def rewrite() -> None:
+            turn = 0
+            while time.monotonic() < deadline:
+                turn += 1
+                catalog.put_bytes(run_id, "shared.bin", versions[turn % 2])
+
+        writer = threading.Thread(target=rewrite)
+        writer.start()
+        try:
+            whole = refused = 0
+            while writer.is_alive() or whole == 0:
+                target = tmp_path / f"reader-{whole + refused}"
+                try:
+                    (entry,) = catalog.get(run_id, "shared.bin", target)
+                except CatalogError:
+                    refused += 1
+                    assert refused < 1000, "every read was refused"
+                    continue
+                got = sha256((target / "shared.bin").read_bytes())
+                assert got in known, "a reader got a mix of two versions, or half of one"
+                assert entry.data_hash == got, "the recorded hash is not that of the bytes the reader got"
+                whole += 1
+        finally:
+            writer.join()
+
+    # --- credentials ------------------------------------------------------------------------------------------
+
+    @pytest.fixture
+    def backend_credentials(self, catalog: BaseCatalog) -> list[str]:
+        """The credentials in the catalog's own configuration; override if yours are elsewhere."""
+        return credential_values(catalog)
+
+    # --- the documented errors ------------------------------------------------------------------------------
 
     # --- in a real pipeline ----------------------------------------------------------------------------------
 
@@ -236,3 +514,32 @@ class CatalogSuite(ServiceSuite):
             assert sorted(entries) == sorted(tasks.PRODUCED), f"{step}: catalog entries of the run"
             for name, entry in entries.items():
                 assert entry.stage == stage and entry.data_hash == sha256(tasks.PRODUCED[name])
+
+    def test_its_own_credentials_never_reach_a_run_log_or_catalog_file(
+        self, catalog: BaseCatalog, workspace: Workspace, backend_credentials: list[str]
+    ) -> None:
+        """The catalog's config (a key, a password in a URL) must not be recorded: not in ``run_config``
+        (``masked_config``), not in ``location()`` (in every entry), not in any item it stores."""
+        from runnable import Catalog, Pipeline, PythonTask
+
+        if not backend_credentials:
+            pytest.skip("the catalog's configuration holds no credential (no SecretStr, no password-like field)")
+        graph = Pipeline(
+            steps=[
+                PythonTask(name="produce", function=tasks.produce, returns=["doubled"], catalog=Catalog(put=["data"]))
+            ]
+        ).return_dag()
+        run_log = workspace.run(graph, catalog, parameters={"rows": 2})
+        assert run_log.status == "SUCCESS", [s.message for s in run_log.iter_steps() if s.message]
+        items = []
+        for name in catalog.list_files(run_log.run_id, "**"):
+            with catalog.open_read(run_log.run_id, name) as handle:
+                items.append(handle.read().decode("utf-8", "replace"))
+        leaks = leaked(
+            backend_credentials,
+            run_log=run_log.model_dump_json(),
+            persisted_files=workspace.persisted_text(),
+            catalog_items="\n".join(items),
+            location=catalog.location(),
+        )
+        assert not leaks, leaks

@@ -10,14 +10,26 @@ always be dumped into a YAML file and read back, and test doubles need no entry 
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.queues
+import multiprocessing.reduction
+import multiprocessing.synchronize
 import os
+import queue
+import re
+import sys
+import threading
+import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 import yaml
+from pydantic import BaseModel, SecretBytes, SecretStr
 
 from runnable.services.base import Service
 
@@ -48,6 +60,161 @@ S = TypeVar("S", bound=Service)
 def rebuilt(service: S) -> S:
     """A second instance built from the same settings, as another process (or a container) would build it."""
     return type(service).model_validate(service.model_dump(round_trip=True))
+
+
+# Field names that hold a credential when a backend keeps one in a plain ``str`` (better: ``SecretStr``).
+CREDENTIAL_NAME = re.compile(
+    r"pass(word|wd|phrase)?|secret|token|credential|api_?key|access_?key|private_?key|auth", re.I
+)
+# Shorter values cannot be searched for without matching by chance.
+CREDENTIAL_MIN_LENGTH = 6
+
+
+# Names that hold where a credential is, or which one, rather than the credential: ``token_file``,
+# ``access_key_id``, ``password_env``, ``auth_method``.
+REFERENCE_NAME = re.compile(r"_(id|file|path|env|var|name|url|uri|point|method|type|ttl)$", re.I)
+# Dict fields whose keys are connection options (``storage_options``, ``client_kwargs``, ``auth``): their keys
+# are searched for credential names. Other dicts (``aliases``: secret name -> secret id) map names to names.
+OPTIONS_FIELD = re.compile(r"option|kwargs|credential|auth|config|settings|params", re.I)
+
+
+def credential_values(service: Service) -> list[str]:
+    """The credentials in a backend's own configuration: ``SecretStr``/``SecretBytes`` fields anywhere, and
+    string values under names like ``password``, ``token``, ``secret_key``, as fields or as keys of option
+    dicts (``storage_options``, ``client_kwargs``; not references such as ``access_key_id``, ``token_file``). These must
+    never reach a run log or a catalog file. Values must be distinctive (6+ characters) to be searched for;
+    a suite's ``backend_credentials`` fixture can be overridden to name them explicitly."""
+    found: list[str] = []
+
+    def visit(name: str, value: Any, options: bool) -> None:
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, SecretBytes):
+            found.append(value.get_secret_value().decode("utf-8", "replace"))
+        elif isinstance(value, str) and CREDENTIAL_NAME.search(name) and not REFERENCE_NAME.search(name):
+            found.append(value)
+        elif isinstance(value, BaseModel):
+            for field in type(value).model_fields:
+                visit(field, getattr(value, field), options)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if options or isinstance(item, (dict, SecretStr, SecretBytes, BaseModel)):
+                    visit(str(key), item, options)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                visit(name, item, options)
+
+    for name in type(service).model_fields:
+        visit(name, getattr(service, name), bool(OPTIONS_FIELD.search(name)))
+    return sorted({value for value in found if len(value) >= CREDENTIAL_MIN_LENGTH})
+
+
+def leaked(values: list[str], **places: str) -> list[str]:
+    """``"<place> contains credential #<i>"`` for each value found in a place (never the value itself)."""
+    return [
+        f"{place} contains credential #{i}" for place, text in places.items() for i, v in enumerate(values) if v in text
+    ]
+
+
+# --- concurrency: threads, forked processes (as ``enable_parallel`` runs branches) and spawned ones --------
+
+START_METHODS = ["thread", "fork", "spawn"]
+
+# The multiprocessing modules a spawn pickles through are imported with this module, once: pytest's
+# ``pytester`` (which runs suites in nested sessions) drops modules first imported inside a nested session,
+# and a re-imported ``multiprocessing.connection`` no longer pickles the objects of the first import.
+if sys.platform != "win32":
+    import multiprocessing.popen_fork
+    import multiprocessing.popen_spawn_posix
+    import multiprocessing.resource_tracker
+    import multiprocessing.spawn  # noqa: F401
+
+
+@dataclass(frozen=True)
+class Rebuild:
+    """A service as a spawned process receives it: its class and settings, built anew in that process."""
+
+    cls: type[Service]
+    fields: dict[str, Any]
+
+    @classmethod
+    def of(cls, service: Service) -> Rebuild:
+        return cls(type(service), service.model_dump(round_trip=True))
+
+
+def _resolve(argument: Any) -> Any:
+    return argument.cls.model_validate(argument.fields) if isinstance(argument, Rebuild) else argument
+
+
+def _report(results: Any, index: int, worker: Callable[..., Any], barrier: Any, args: tuple[Any, ...]) -> None:
+    try:
+        outcome = ("ok", worker(index, barrier, *(_resolve(a) for a in args)))
+    except BaseException:  # reported to the test, in its own process
+        outcome = ("error", traceback.format_exc(limit=8))
+    results.put((index, *outcome))
+
+
+def run_workers(method: str, count: int, worker: Callable[..., Any], *args: Any, timeout: float = 120.0) -> list[Any]:
+    """Run ``worker(index, barrier, *args)`` in ``count`` threads or processes started with ``method``.
+
+    ``thread``: threads sharing the instance; ``fork``: child processes inheriting the instance *after the
+    parent used it* (exactly how ``enable_parallel`` runs branches, so a connection, a background thread or a
+    lock held by the instance is inherited as is); ``spawn``: fresh processes, where each service among
+    ``args`` is rebuilt from its settings (:class:`Rebuild`), as a container would. ``worker`` must be a
+    module-level function for ``spawn``. Returns the results in index order; fails the test naming the
+    worker that raised or that did not finish within ``timeout`` seconds (a hang).
+    """
+    if method == "thread":
+        results: Any = queue.Queue()
+        barrier: Any = threading.Barrier(count)
+        threads = [
+            threading.Thread(target=_report, args=(results, i, worker, barrier, args), daemon=True)
+            for i in range(count)
+        ]
+        for thread in threads:
+            thread.start()
+        waiting: list[Any] = threads
+    else:
+        context = multiprocessing.get_context(method)
+        results = context.Queue()
+        barrier = context.Barrier(count)
+        if method == "spawn":  # fork children inherit the very instance; spawned ones build their own
+            args = tuple(Rebuild.of(a) if isinstance(a, Service) else a for a in args)
+        processes = [
+            context.Process(target=_report, args=(results, i, worker, barrier, args), name=f"conformance-{method}-{i}")
+            for i in range(count)
+        ]
+        for process in processes:
+            process.start()
+        waiting = processes
+    collected: dict[int, tuple[str, Any]] = {}
+    try:
+        for _ in range(count):
+            index, status, value = results.get(timeout=timeout)
+            collected[index] = (status, value)
+    except queue.Empty:
+        hung = sorted(set(range(count)) - set(collected))
+        pytest.fail(
+            f"{len(hung)} of {count} {method} workers did not finish within {timeout:.0f}s (workers {hung[:5]}): "
+            "a hang, typically a connection, lock or background thread inherited across fork()",
+            pytrace=False,
+        )
+    finally:
+        for item in waiting:
+            if isinstance(item, threading.Thread):
+                item.join(timeout=1)
+            else:
+                item.join(timeout=5)
+                if item.is_alive():
+                    item.kill()
+                    item.join()
+    errors = {i: v for i, (status, v) in collected.items() if status == "error"}
+    if errors:
+        first = min(errors)
+        pytest.fail(
+            f"{len(errors)} of {count} {method} workers failed; worker {first}:\n{errors[first]}", pytrace=False
+        )
+    return [collected[i][1] for i in range(count)]
 
 
 @dataclass

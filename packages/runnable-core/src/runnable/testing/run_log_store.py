@@ -8,7 +8,6 @@ store, a database) is also run with several processes writing steps of the same 
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 from collections.abc import Callable
@@ -22,11 +21,21 @@ from runnable.models.parameters import JsonParameter, MetricParameter, ObjectPar
 from runnable.models.run_log import CodeIdentity, DataCatalog, RunLog, Status, StepAttempt, StepLog
 from runnable.services.run_log_store import BaseRunLogStore
 from runnable.testing import tasks
-from runnable.testing.harness import ServiceSuite, Workspace, missing_fixture, rebuilt, unique_run_id
+from runnable.testing.harness import (
+    ServiceSuite,
+    Workspace,
+    credential_values,
+    leaked,
+    missing_fixture,
+    rebuilt,
+    run_workers,
+    unique_run_id,
+)
 
 START = datetime(2024, 5, 6, 7, 8, 9, 123456)
 WRITERS = 4
 STEPS_PER_WRITER = 20
+CLAIMANTS = 8
 
 
 def sample_run(run_id: str) -> RunLog:
@@ -49,9 +58,36 @@ def sample_run(run_id: str) -> RunLog:
     )
 
 
+def long_message(label: str, attempt: int) -> str:
+    """A message as a failing task leaves it: several lines, well over 255 characters, unicode and quotes."""
+    lines = [
+        f"{label}: attempt {attempt} failed — ValueError: données invalides ✗ (模型 {attempt}) 🚀",
+        'Traceback (most recent call last):\n  File "train.py", line 42, in <module>\n    fit(x, y)',
+        "\t" + "x" * 300 + f" end of attempt {attempt}",
+        "quotes \" ' \\ and a NUL-free control \x1b[31mred\x1b[0m",
+    ]
+    return "\n".join(lines)
+
+
 def sample_step(internal_name: str, status: Status = "SUCCESS", message: str = "", step_type: str = "task") -> StepLog:
-    """A step record with every field filled, as the engine writes it after a task ran."""
+    """A step record with every field filled, as the engine writes it after a task ran three times.
+
+    The first two attempts failed with long multi-line unicode messages; the last ended with ``status``.
+    """
     run_id = "r"
+    attempts = [
+        StepAttempt(
+            attempt_number=number,
+            start_time=START + timedelta(seconds=10 * number),
+            end_time=START + timedelta(seconds=10 * number + 1, microseconds=5),
+            status=status if number == 3 else "FAIL",
+            message=message if number == 3 else long_message(internal_name, number),
+            input_parameters={"alpha": JsonParameter(value=1), "note": JsonParameter(value="é\n✓")},
+            output_parameters={"score": MetricParameter(value=0.25 * number)} if number == 3 else {},
+            user_defined_metrics={"score": 0.25 * number},
+        )
+        for number in (1, 2, 3)
+    ]
     return StepLog(
         name=internal_name.rsplit(".", 1)[-1],
         internal_name=internal_name,
@@ -62,22 +98,12 @@ def sample_step(internal_name: str, status: Status = "SUCCESS", message: str = "
             CodeIdentity(
                 code_identifier="0123456789abcdef0123456789abcdef01234567",
                 code_identifier_type="git",
-                code_identifier_dependable=True,
+                code_identifier_dependable=False,
                 code_identifier_url="https://example.com/repo.git",
+                code_identifier_message="modified: données.py\nuntracked: 新しい.ipynb",
             )
         ],
-        attempts=[
-            StepAttempt(
-                attempt_number=1,
-                start_time=START,
-                end_time=START + timedelta(seconds=1, microseconds=5),
-                status=status,
-                message=message,
-                input_parameters={"alpha": JsonParameter(value=1)},
-                output_parameters={"score": MetricParameter(value=0.75)},
-                user_defined_metrics={"score": 0.75},
-            )
-        ],
+        attempts=attempts,
         data_catalog=[
             DataCatalog(
                 name="data/table.csv",
@@ -125,21 +151,29 @@ def _read_while(write: Callable[[], None], read: Callable[[], None]) -> int:
     return reads
 
 
-def write_branch_steps(
-    cls: type[BaseRunLogStore], fields: dict[str, Any], run_id: str, writer: int, count: int, barrier: Any
-) -> None:
-    """One writer process: a store built from the same settings, writing the steps of its own branches.
+def write_branch_steps(index: int, barrier: Any, store: BaseRunLogStore, run_id: str, count: int) -> int:
+    """One writer (a forked branch, or a process building its own store): the steps of its own branches.
 
-    Like a map iteration running in its own container, each step is written twice (PROCESSING, then SUCCESS)
-    and the writer ends with a parameter of its own.
+    Like a map iteration, each step is written twice (PROCESSING, then SUCCESS), and the writer ends with a
+    parameter of its own.
     """
-    store = cls.model_validate(fields)
     barrier.wait(timeout=120)
-    for index in range(count):
-        name = f"fan.w{writer}-{index}.work"
+    for step in range(count):
+        name = f"fan.w{index}-{step}.work"
         store.put_step_log(run_id, sample_step(name, status="PROCESSING"))
         store.put_step_log(run_id, sample_step(name, status="SUCCESS"))
-    store.put_parameters(run_id, {f"from_writer_{writer}": JsonParameter(value=writer)})
+    store.put_parameters(run_id, {f"from_writer_{index}": JsonParameter(value=index)})
+    return index
+
+
+def claim_run_id(index: int, barrier: Any, store: BaseRunLogStore, run_id: str) -> str:
+    """One of several runs started at the same instant with the same id: ``won`` or the error's text."""
+    barrier.wait(timeout=60)
+    try:
+        store.create_run_log(sample_run(run_id).model_copy(update={"tag": f"claimant-{index}"}))
+    except RunnableError as error:
+        return f"refused: {error}"
+    return "won"
 
 
 class RunLogStoreSuite(ServiceSuite):
@@ -153,10 +187,18 @@ class RunLogStoreSuite(ServiceSuite):
     Stores whose class sets ``supports_concurrent_writers = True`` also run the multi-process tests.
     """
 
+    # Seconds a writer process may take before the suite calls it hung.
+    concurrency_timeout: float = 120.0
+
     @pytest.fixture
     def run_log_store(self) -> BaseRunLogStore:
         missing_fixture(type(self).__name__, "run_log_store", "the run log store instance under test")
         raise AssertionError  # unreachable: missing_fixture fails the test
+
+    @pytest.fixture
+    def backend_credentials(self, run_log_store: BaseRunLogStore) -> list[str]:
+        """The credentials in the store's own configuration; override if yours are elsewhere."""
+        return credential_values(run_log_store)
 
     # --- round trips ----------------------------------------------------------------------------------------
 
@@ -257,6 +299,43 @@ class RunLogStoreSuite(ServiceSuite):
         run_log_store.finish_run_log(run)
         assert as_json(run_log_store.get_run_log(run_id).job) == as_json(run.job)
 
+    def test_a_job_record_is_stored_once(self, run_log_store: BaseRunLogStore, run_id: str) -> None:
+        """A job's single record is ``run_log.job``; it is not also a step (a store writing ``iter_steps()``
+        into its step table reads it back twice)."""
+        run = sample_run(run_id)
+        run_log_store.create_run_log(run)
+        run.job = sample_step("job", step_type="job")
+        run.status = "SUCCESS"
+        run_log_store.finish_run_log(run)
+        for reader in (run_log_store, rebuilt(run_log_store)):
+            stored = reader.get_run_log(run_id)
+            assert stored.steps == {}, f"the job's record is also stored as steps {list(stored.steps)}"
+            assert [step.internal_name for step in stored.iter_steps()] == ["job"]
+            assert as_json(stored) == as_json(run)
+
+    def test_returned_records_are_copies_not_the_stores_own(self, run_log_store: BaseRunLogStore, run_id: str) -> None:
+        """Callers change what they get (the engine mutates its run log): the store's copy must not change
+        with it, nor with the objects it was given."""
+        run = sample_run(run_id)
+        run_log_store.create_run_log(run)
+        step = sample_step("a")
+        run_log_store.put_step_log(run_id, step)
+        parameters = {"beta": JsonParameter(value=[1, 2])}
+        run_log_store.put_parameters(run_id, parameters)
+        expected = as_json(run_log_store.get_run_log(run_id))
+
+        run.tag, run.parameters["alpha"] = "changed after create", JsonParameter(value="changed")
+        step.status, step.attempts[0].message = "FAIL", "changed after put"
+        parameters["beta"].value.append(3)
+        first = run_log_store.get_run_log(run_id)
+        assert as_json(first) == expected, "the store kept a reference to an object it was given"
+        first.tag = "changed by a reader"
+        first.steps["a"].attempts[0].message = "changed by a reader"
+        first.steps["a"].attempts.clear()
+        first.parameters.clear()
+        first.steps.clear()
+        assert as_json(run_log_store.get_run_log(run_id)) == expected, "a reader changed the store's own record"
+
     def test_each_increment_is_readable_at_once_by_another_instance(
         self, run_log_store: BaseRunLogStore, run_id: str
     ) -> None:
@@ -332,34 +411,46 @@ class RunLogStoreSuite(ServiceSuite):
             _read_while(lambda run=run: run_log_store.finish_run_log(run), check)
             check()
 
-    def test_concurrent_writers_lose_nothing(self, run_log_store: BaseRunLogStore, run_id: str) -> None:
-        """Several processes (parallel or map branches) write distinct steps of one run at the same time."""
+    @pytest.mark.parametrize("method", ["fork", "spawn"])
+    def test_concurrent_writers_lose_nothing(self, run_log_store: BaseRunLogStore, run_id: str, method: str) -> None:
+        """Several processes (parallel or map branches) write distinct steps of one run at the same time.
+
+        ``fork``: children inherit the very instance the parent used, as ``enable_parallel`` runs branches (a
+        connection, a lock or a background thread inherited across fork hangs or corrupts here); ``spawn``:
+        each process builds its own store from the settings, as a container would.
+        """
         if not type(run_log_store).supports_concurrent_writers:
             pytest.skip(f"{type(run_log_store).__name__} does not set supports_concurrent_writers")
         run_log_store.create_run_log(sample_run(run_id))
         run_log_store.put_step_log(run_id, sample_step("fan", status="PROCESSING", step_type="map"))
-        context = multiprocessing.get_context("spawn")  # the same on every OS, and safe with threads around
-        barrier = context.Barrier(WRITERS)
-        fields = run_log_store.model_dump(round_trip=True)
-        processes = [
-            context.Process(
-                target=write_branch_steps,
-                args=(type(run_log_store), fields, run_id, writer, STEPS_PER_WRITER, barrier),
-                name=f"conformance-writer-{writer}",
-            )
-            for writer in range(WRITERS)
-        ]
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.join(timeout=180)
-        assert [p.exitcode for p in processes] == [0] * WRITERS, "a writer process failed (its stderr says why)"
-
+        run_log_store.get_run_log(run_id)  # the parent has used every path of the store before forking
+        run_workers(
+            method,
+            WRITERS,
+            write_branch_steps,
+            run_log_store,
+            run_id,
+            STEPS_PER_WRITER,
+            timeout=self.concurrency_timeout,
+        )
         stored = run_log_store.get_run_log(run_id)
         self._assert_every_writer_kept(stored)
         stored.status = "SUCCESS"
         run_log_store.finish_run_log(stored)
         self._assert_every_writer_kept(run_log_store.get_run_log(run_id))
+
+    @pytest.mark.parametrize("method", ["thread", "fork"])
+    def test_one_run_id_is_claimed_by_exactly_one_run(self, run_log_store: BaseRunLogStore, method: str) -> None:
+        """Runs started at the same instant with one ``--run-id``: exactly one gets it, the others a one-line
+        :class:`RunnableError`, and the stored run is the winner's."""
+        run_id = unique_run_id("claimed")
+        run_log_store.list_run_ids()  # used by the parent before forking
+        outcomes = run_workers(method, CLAIMANTS, claim_run_id, run_log_store, run_id, timeout=self.concurrency_timeout)
+        winners = [index for index, outcome in enumerate(outcomes) if outcome == "won"]
+        assert len(winners) == 1, f"{len(winners)} of {CLAIMANTS} runs claimed the id {run_id!r} at once"
+        for outcome in outcomes:
+            assert outcome == "won" or ("\n" not in outcome and run_id in outcome), f"not a one-line error: {outcome}"
+        assert run_log_store.get_run_log(run_id).tag == f"claimant-{winners[0]}", "a loser overwrote the winner"
 
     @staticmethod
     def _assert_every_writer_kept(stored: RunLog) -> None:
@@ -390,3 +481,37 @@ class RunLogStoreSuite(ServiceSuite):
         assert list(stored.steps) == ["train", "evaluate", "success"]
         assert stored.parameters["epochs"].value == 3 and stored.initial_parameters["learning_rate"].value == 0.25
         assert run_id in run_log_store.list_run_ids()
+
+    def test_a_real_job_is_recorded_once(
+        self, run_log_store: BaseRunLogStore, workspace: Workspace, run_id: str
+    ) -> None:
+        from runnable import PythonJob
+
+        graph = PythonJob(function=tasks.train, returns=["epochs"]).return_dag()
+        returned = workspace.run(graph, run_log_store, parameters={"learning_rate": 0.25}, run_id=run_id, job=True)
+        assert returned.status == "SUCCESS", returned.job and returned.job.message
+        stored = run_log_store.get_run_log(run_id)
+        assert as_json(stored) == as_json(returned)
+        assert stored.steps == {} and stored.job is not None and stored.job.status == "SUCCESS"
+
+    def test_its_own_credentials_never_reach_a_run_log(
+        self, run_log_store: BaseRunLogStore, workspace: Workspace, run_id: str, backend_credentials: list[str]
+    ) -> None:
+        """The store's own config (a database password, a token) must not be in any run log it writes:
+        ``run_config`` records ``masked_config()`` of every service, the store included."""
+        from runnable import Pipeline, PythonTask
+
+        if not backend_credentials:
+            pytest.skip("the store's configuration holds no credential (no SecretStr, no password-like field)")
+        graph = Pipeline(
+            steps=[PythonTask(name="train", function=tasks.train, returns=["epochs", "accuracy"])]
+        ).return_dag()
+        returned = workspace.run(graph, run_log_store, parameters={"learning_rate": 0.25}, run_id=run_id)
+        stored = run_log_store.get_run_log(run_id)
+        leaks = leaked(
+            backend_credentials,
+            stored_run_log=stored.model_dump_json(),
+            returned_run_log=returned.model_dump_json(),
+            persisted_files=workspace.persisted_text(),
+        )
+        assert not leaks, leaks

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import uuid
+from typing import Any
 
 import pytest
 
@@ -19,9 +20,25 @@ from runnable.errors import SecretNotFoundError
 from runnable.models.graph import Graph
 from runnable.services.secrets import BaseSecretsManager
 from runnable.testing import tasks
-from runnable.testing.harness import ServiceSuite, Workspace, missing_fixture
+from runnable.testing.harness import (
+    ServiceSuite,
+    Workspace,
+    credential_values,
+    leaked,
+    missing_fixture,
+    run_workers,
+)
 
 MIN_LENGTH = 6
+
+
+def look_up_many(index: int, barrier: Any, manager: BaseSecretsManager, names: list[str]) -> dict[str, str]:
+    """A branch's task asking for its secrets, a few times over."""
+    barrier.wait(timeout=60)
+    found: dict[str, str] = {}
+    for _ in range(3):
+        found = {name: manager.get(name) for name in names}
+    return found
 
 
 def _leaks(values: list[str], **places: str) -> list[str]:
@@ -47,6 +64,9 @@ class SecretsManagerSuite(ServiceSuite):
     Values must be distinctive (at least 6 characters): the suite searches for them in everything persisted.
     Override ``missing_secret_name`` if your backend restricts names.
     """
+
+    # Seconds a look-up in a thread or process may take before the suite calls it hung.
+    concurrency_timeout: float = 60.0
 
     @pytest.fixture
     def secrets_manager(self) -> BaseSecretsManager:
@@ -114,6 +134,43 @@ class SecretsManagerSuite(ServiceSuite):
         recorded = json.dumps(secrets_manager.masked_config(), default=str)
         assert not _leaks(secret_values, masked_config=recorded)
 
+    @pytest.mark.parametrize("method", ["thread", "fork"])
+    def test_look_ups_work_from_threads_and_forked_branches(
+        self, secrets_manager: BaseSecretsManager, known_secrets: dict[str, str], method: str
+    ) -> None:
+        """``enable_parallel`` forks branches after the parent used the manager: a client session, a
+        connection pool or a cached token inherited across fork must still give the right values."""
+        for name in known_secrets:
+            secrets_manager.get(name)  # the parent has a warm client before forking
+        names = list(known_secrets)
+        for found in run_workers(method, 4, look_up_many, secrets_manager, names, timeout=self.concurrency_timeout):
+            assert found == known_secrets, "a concurrent or forked look-up returned other values"
+
+    @pytest.fixture
+    def backend_credentials(self, secrets_manager: BaseSecretsManager) -> list[str]:
+        """The credentials in the manager's own configuration (a token to its vault); override if elsewhere."""
+        return credential_values(secrets_manager)
+
+    def test_its_own_credentials_never_reach_a_run_log_or_catalog_file(
+        self,
+        secrets_manager: BaseSecretsManager,
+        known_secrets: dict[str, str],
+        workspace: Workspace,
+        backend_credentials: list[str],
+    ) -> None:
+        if not backend_credentials:
+            pytest.skip("the manager's configuration holds no credential (no SecretStr, no token-like field)")
+        names = list(known_secrets)
+        run_log = workspace.run(self._pipeline(names), secrets_manager, parameters={"secret_names": names})
+        assert run_log.status == "SUCCESS", run_log.steps["uses secrets"].message
+        leaks = leaked(
+            backend_credentials,
+            run_log=run_log.model_dump_json(),
+            persisted_files=workspace.persisted_text(),
+            masked_config=json.dumps(secrets_manager.masked_config(), default=str),
+        )
+        assert not leaks, leaks
+
     # --- in a real pipeline ----------------------------------------------------------------------------------
 
     def test_a_task_sees_its_secrets_only_while_it_runs(
@@ -150,7 +207,7 @@ class SecretsManagerSuite(ServiceSuite):
             stderr=printed.err,
             logging=caplog.text,
         )
-        assert not leaks
+        assert not leaks, leaks
 
     def test_a_missing_secret_fails_its_step_naming_it_and_leaks_nothing(
         self,
@@ -178,4 +235,4 @@ class SecretsManagerSuite(ServiceSuite):
             stderr=printed.err,
             logging=caplog.text,
         )
-        assert not leaks
+        assert not leaks, leaks

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import yaml
 
 from runnable.models.graph import Graph
 from runnable.models.run_log import RunLog
 from runnable.services.tracking import BaseExperimentTracker
 from runnable.testing import tasks
-from runnable.testing.harness import ServiceSuite, Workspace, missing_fixture
+from runnable.testing.harness import ServiceSuite, Workspace, credential_values, leaked, missing_fixture, run_workers
 
 
 @dataclass
@@ -46,6 +47,12 @@ def read_from_run_log(run_log: RunLog) -> TrackedRun:
                 metrics.setdefault(name, []).append(value)
     parameters = {name: p.value for name, p in run_log.parameters.items() if p.kind == "json"}
     return TrackedRun(parameters=parameters, metrics=metrics, status=run_log.status)
+
+
+def _run_in_child(
+    index: int, barrier: Any, workspace: Workspace, graph: Graph, tracker: BaseExperimentTracker, parameters: Any
+) -> RunLog:
+    return workspace.run(graph, tracker, parameters=parameters)
 
 
 class ExperimentTrackerSuite(ServiceSuite):
@@ -89,6 +96,49 @@ class ExperimentTrackerSuite(ServiceSuite):
         if failing:
             steps.append(PythonTask(name="break", function=tasks.fail))
         return Pipeline(steps=steps).return_dag()
+
+    @pytest.fixture
+    def backend_credentials(self, experiment_tracker: BaseExperimentTracker) -> list[str]:
+        """The credentials in the tracker's own configuration (a token to its server); override if elsewhere."""
+        return credential_values(experiment_tracker)
+
+    def test_its_own_credentials_never_reach_a_run_log_or_catalog_file(
+        self, experiment_tracker: BaseExperimentTracker, workspace: Workspace, backend_credentials: list[str]
+    ) -> None:
+        if not backend_credentials:
+            pytest.skip("the tracker's configuration holds no credential (no SecretStr, no token-like field)")
+        run_log = workspace.run(self._graph(), experiment_tracker, parameters={"learning_rate": 0.25})
+        leaks = leaked(
+            backend_credentials, run_log=run_log.model_dump_json(), persisted_files=workspace.persisted_text()
+        )
+        assert not leaks, leaks
+
+    def test_branches_in_forked_processes_reach_the_backend(
+        self, experiment_tracker: BaseExperimentTracker, tracked_run_reader: TrackedRunReader, workspace: Workspace
+    ) -> None:
+        """With ``enable_parallel`` the branches of a map run in processes forked from the run's: the tracker
+        observes their steps there (a client inherited across fork must still deliver)."""
+        from runnable import Map, Pipeline, PythonTask, metric
+
+        config = yaml.safe_load(workspace.config_file.read_text())
+        config["run-log-store"] = {"type": "chunked-fs", "config": {"log_folder": str(workspace.run_log_folder)}}
+        config["pipeline-executor"] = {"type": "local", "config": {"enable_parallel": True}}
+        workspace.config_file.write_text(yaml.safe_dump(config))
+        branch = Pipeline(
+            steps=[PythonTask(name="train", function=tasks.train, returns=["epochs", metric("accuracy")])]
+        )
+        graph = Pipeline(
+            steps=[Map(name="sweep", branch=branch, iterate_on="rates", iterate_as="learning_rate")]
+        ).return_dag()
+        # The run goes in a process of its own, so that a hang (a worker that never ends) fails this test
+        # after a while instead of blocking the whole session.
+        (run_log,) = run_workers(
+            "fork", 1, _run_in_child, workspace, graph, experiment_tracker, {"rates": [0.1, 0.2, 0.3, 0.4]}, timeout=180
+        )
+        assert run_log.status == "SUCCESS", [s.message for s in run_log.iter_steps() if s.message]
+        # Each branch logs its own value (the map step may add the reduced list too)
+        values = [v for v in tracked_run_reader(run_log).metrics.get("accuracy") or [] if not isinstance(v, list)]
+        assert sorted(values) == [0.6, 0.7, 0.8, 0.9], "metrics of branches run in forked processes were lost"
 
     def test_is_an_experiment_tracker(self, experiment_tracker: BaseExperimentTracker) -> None:
         assert isinstance(experiment_tracker, BaseExperimentTracker)
