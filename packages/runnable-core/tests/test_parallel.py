@@ -8,6 +8,7 @@ import subprocess
 import sys
 from multiprocessing import get_context
 
+import pytest
 from core_helpers import write
 from runnable.defaults.chunked_run_log import ChunkedFileSystemRunLogStore
 from runnable.models.run_log import RunLog, StepLog
@@ -94,3 +95,35 @@ def test_chunked_store_loses_nothing_under_concurrent_writers(tmp_path):
         worker.join()
         assert worker.exitcode == 0
     assert len(store.get_run_log("c").steps) == 160 >= seen
+
+
+def test_a_worker_that_dies_fails_its_branch_and_the_run_instead_of_hanging(scratch, monkeypatch):
+    from runnable import ExecutionFailedError, Map, Pipeline, PythonTask
+
+    write(
+        scratch / "config.yaml",
+        "pipeline-executor: {type: local, config: {enable_parallel: true}}\nrun-log-store: {type: chunked-fs}\n",
+    )
+    write(
+        scratch / "tasks_die.py",
+        "import os, signal\n\ndef work(item: int):\n    if item == 2:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n    return item\n",
+    )
+    import tasks_die
+
+    monkeypatch.setenv("RUNNABLE_PRM_items", "[1, 2, 3]")
+    pipeline = Pipeline(
+        steps=[
+            Map(
+                name="fan",
+                iterate_on="items",
+                iterate_as="item",
+                branch=Pipeline(steps=[PythonTask(name="work", function=tasks_die.work, returns=["done"])]),
+            )
+        ]
+    )
+    with pytest.raises(ExecutionFailedError):
+        pipeline.execute(configuration_file="config.yaml", run_id="dies")
+    run_log = ChunkedFileSystemRunLogStore().get_run_log("dies")
+    assert run_log.status == "FAIL" and run_log.steps["fan"].status == "FAIL"
+    assert run_log.steps["fan"].branches["fan.2"].status == "FAIL"

@@ -13,9 +13,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
 
 from runnable.models.graph import Graph
@@ -67,17 +70,32 @@ def _in_processes(run: Run, branches: list[Branch], walk: Walk) -> None:
         reporter.pause()  # no spinner thread may hold the console's lock while we fork
     _FAN_OUT = (run, branches, walk)
     workers = min(len(branches), os.cpu_count() or 1)
+    records: dict[int, BranchLog] = {}
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            records = pool.map(_run_in_worker, range(len(branches)), chunksize=1)
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_signals) as pool:
+            futures = {pool.submit(_run_in_worker, index): index for index in range(len(branches))}
+            for future in as_completed(futures):
+                try:
+                    records[futures[future]] = future.result()
+                except BrokenProcessPool:  # a worker died (killed, segfault): its branches fail, nothing hangs
+                    logger.error("a worker process running branches of %s died", branches[futures[future]][0])
     finally:
         _FAN_OUT = None
         for reporter in reporters:
             reporter.resume()
     assert run.context.run_log is not None
-    for (name, _), record in zip(branches, records, strict=True):
+    for index, (name, _) in enumerate(branches):
         composite = run.context.run_log.search_step(name.rsplit(".", 1)[0])
-        composite.branches[name] = record
+        if index in records:
+            composite.branches[name] = records[index]
+        else:  # never reached its success step: the fan-in counts it failed
+            composite.branches[name].status = "FAIL"
+
+
+def _worker_signals() -> None:
+    """Workers inherit the run's SIGTERM handler (which closes the run); the pool must be able to end them."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _run_in_worker(index: int) -> BranchLog:
