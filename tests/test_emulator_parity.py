@@ -21,7 +21,7 @@ import pytest
 from cli_helpers import REPO
 from runnable.defaults.chunked_run_log import ChunkedFileSystemRunLogStore
 from runnable.defaults.file_system_run_log import FileSystemRunLogStore
-from runnable.models.run_log import RunLog
+from runnable.testing.executors import run_shape
 
 TASKS = """
 from pathlib import Path
@@ -196,20 +196,7 @@ def _run(folder: Path, command: list[str]) -> int:
     return done.returncode
 
 
-def shape(run_log: RunLog) -> dict[str, Any]:
-    """What must be the same in both runs; not times, code identities or the executor's own config."""
-    steps, catalog = {}, set()
-    for step in run_log.iter_steps():
-        steps[step.internal_name] = (step.status, step.step_type, [a.status for a in step.attempts])
-        for entry in step.data_catalog:
-            compared = not entry.name.endswith((".execution.log", ".ipynb"))
-            catalog.add((step.internal_name, entry.stage, entry.name, entry.data_hash if compared else ""))
-    return {
-        "status": run_log.status,
-        "steps": steps,
-        "parameters": {name: (p.kind, p.value) for name, p in run_log.parameters.items()},
-        "catalog": catalog,
-    }
+shape = run_shape  # what two runs of one pipeline must share (runnable.testing)
 
 
 def _both(tmp_path: Path, files: dict[str, str], pipeline: str, config: str = EMULATOR, cwd: str = ".") -> tuple:

@@ -6,19 +6,18 @@ runnable-core has no rendering executor, so the rendering suite runs against a m
 
 from __future__ import annotations
 
-import shlex
 import uuid
 from typing import Any, ClassVar
 
 import fsspec
 import pytest
+from core_helpers import run_script, walking_script
 from runnable.defaults.chunked_run_log import ChunkedFileSystemRunLogStore
 from runnable.defaults.file_system_catalog import FileSystemCatalog
 from runnable.defaults.file_system_run_log import FileSystemRunLogStore
 from runnable.defaults.run_log_tracker import RunLogTracker
 from runnable.defaults.secrets import DotEnvSecrets, EnvSecrets
 from runnable.executors.local import LocalJobExecutor
-from runnable.models.graph import CompositeNode, TaskNode
 from runnable.services.executor import BaseRenderingExecutor
 from runnable.testing import (
     CatalogSuite,
@@ -119,25 +118,21 @@ class TestLocalJobExecutor(JobExecutorSuite):
 
 
 class StepScriptExecutor(BaseRenderingExecutor):
-    """The smallest rendering executor: a shell script running each task step with ``runnable execute-step``.
-
-    It follows the order of the nodes, not the graph's edges, and hands a composite step whole to
-    ``execute-step``: enough to hold the rendering contract (the example plugin's ``bash-script`` executor
-    is a complete one).
-    """
+    """The smallest rendering executor: a bash script walking the graph, one ``runnable execute-step`` per
+    top-level step, composite steps handed whole to ``execute-step`` (the example plugin's ``bash-script`` is
+    the complete one)."""
 
     service_name: ClassVar[str] = "step-script"
 
     def render(self, context: Any) -> dict[str, str]:
-        lines = ["#!/bin/sh", "set -e", 'RUN_ID="${1:?usage: pipeline.sh RUN_ID}"']
-        for node in context.graph.nodes.values():
-            if isinstance(node, (TaskNode, CompositeNode)):
-                arguments = shlex.join([context.pipeline_file, node.internal_name])
-                lines.append(f'runnable execute-step {arguments} --run-id "$RUN_ID"')
-        return {"pipeline.sh": "\n".join(lines) + "\n"}
+        return {"pipeline.sh": walking_script(context)}
 
 
 class TestStepScriptExecutor(RenderingExecutorSuite):
     @pytest.fixture
     def pipeline_executor(self):
         return StepScriptExecutor()
+
+    @pytest.fixture
+    def artifact_runner(self):
+        return run_script

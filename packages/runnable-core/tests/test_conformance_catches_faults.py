@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from core_helpers import run_script, walking_script  # noqa: F401  (run_script: used by the generated suites)
 from pydantic import PrivateAttr, SecretStr
 from runnable.defaults.chunked_run_log import ChunkedFileSystemRunLogStore
 from runnable.defaults.file_system_catalog import FileSystemCatalog
@@ -594,7 +595,7 @@ class LastValueTracker(MemoryTracker):
 
 
 class ScriptExecutor(BaseRenderingExecutor):
-    """Correct: one quoted ``runnable execute-step`` line per top-level task or composite step."""
+    """Correct: a bash script walking the graph, one quoted ``runnable execute-step`` per top-level step."""
 
     service_name: ClassVar[str] = "script"
 
@@ -606,15 +607,23 @@ class ScriptExecutor(BaseRenderingExecutor):
         return f'runnable execute-step {arguments} --run-id "$RUN_ID"'
 
     def render(self, context: Any) -> dict[str, str]:
-        lines = ["#!/bin/sh", "set -e", 'RUN_ID="$1"', *(self._line(context, n) for n in self._nodes(context))]
-        return {"pipeline.sh": "\n".join(lines) + "\n"}
+        return {"pipeline.sh": walking_script(context)}
 
     @classmethod
     def subject(cls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         return cls()
 
 
-class HappyPathExecutor(ScriptExecutor):
+class StraightLineExecutor(ScriptExecutor):
+    """Runs the top-level task and composite steps one after the other with ``set -e``: never a terminal step
+    (the run is never closed) nor an ``on_failure`` path."""
+
+    def render(self, context: Any) -> dict[str, str]:
+        lines = ["#!/bin/sh", "set -e", 'RUN_ID="$1"', *(self._line(context, n) for n in self._nodes(context))]
+        return {"pipeline.sh": "\n".join(lines) + "\n"}
+
+
+class HappyPathExecutor(StraightLineExecutor):
     """Follows ``next`` from ``start_at`` only: a step reached through ``on_failure`` is never rendered."""
 
     def _nodes(self, context: Any) -> list[Any]:
@@ -625,7 +634,7 @@ class HappyPathExecutor(ScriptExecutor):
         return found
 
 
-class SecretEmbeddingExecutor(ScriptExecutor):
+class SecretEmbeddingExecutor(StraightLineExecutor):
     """Resolves each task's secrets while rendering and exports them in the script, "to save a look-up"."""
 
     def _line(self, context: Any, node: Any) -> str:
@@ -633,7 +642,7 @@ class SecretEmbeddingExecutor(ScriptExecutor):
         return "\n".join([*exports, super()._line(context, node)])
 
 
-class UnquotedExecutor(ScriptExecutor):
+class UnquotedExecutor(StraightLineExecutor):
     """Writes step names unquoted: ``prepare data`` reaches ``execute-step`` as two arguments."""
 
     def _line(self, context: Any, node: Any) -> str:
@@ -663,7 +672,7 @@ class Case:
         return f"""
 import pytest
 from runnable.testing import {self.suite}
-from {__name__} import {self.subject.__name__}, SECRETS, read_memory_tracker
+from {__name__} import {self.subject.__name__}, SECRETS, read_memory_tracker, run_script
 
 
 class Test{self.subject.__name__}({self.suite}):
@@ -683,6 +692,11 @@ READER = """
     @pytest.fixture
     def tracked_run_reader(self):
         return read_memory_tracker
+"""
+RUNNER = """
+    @pytest.fixture
+    def artifact_runner(self):
+        return run_script
 """
 QUICK_HANG = """
     concurrency_timeout = 8.0
@@ -879,7 +893,15 @@ CASES = [
         "test_runs_are_tracked_apart",
         extra=READER,
     ),
-    case("RenderingExecutorSuite", "pipeline_executor", ScriptExecutor),
+    case("RenderingExecutorSuite", "pipeline_executor", ScriptExecutor, extra=RUNNER),
+    case(
+        "RenderingExecutorSuite",
+        "pipeline_executor",
+        StraightLineExecutor,
+        "test_running_the_rendered_files_records_what_a_local_run_records[every node kind]",
+        "test_running_the_rendered_files_records_what_a_local_run_records[a failing run]",
+        extra=RUNNER,
+    ),
     case(
         "RenderingExecutorSuite",
         "pipeline_executor",

@@ -18,7 +18,16 @@ from runnable_sqlite.bash_script import BashScriptExecutor
 class TestBashScriptExecutor(RenderingExecutorSuite):
     @pytest.fixture
     def pipeline_executor(self):
-        return BashScriptExecutor()
+        return BashScriptExecutor(runnable_command=f"{shlex.quote(sys.executable)} -m runnable")
+
+    @pytest.fixture
+    def artifact_runner(self):
+        def run(files: dict[str, str], folder: Path) -> None:
+            (script,) = files
+            (folder / script).write_text(files[script])
+            _run("bash", script, "suite-run", cwd=folder)
+
+        return run
 
 
 PIPELINE = """

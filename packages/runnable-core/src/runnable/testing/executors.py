@@ -13,6 +13,7 @@ import hashlib
 import socket
 import textwrap
 import uuid
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -114,6 +115,103 @@ COMPOSITE = textwrap.dedent(
 )
 PIPELINES = {"linear": LINEAR, "composite": COMPOSITE}
 
+# Pipelines the suite runs twice, locally and through the rendered artifact, and compares.
+EXECUTED = {
+    "every node kind": textwrap.dedent(
+        """
+        dag:
+          start_at: start
+          steps:
+            start: {type: task, command: runnable.testing.tasks.setup_values, returns: [items, flavour, factor],
+                    next: flaky}
+            flaky: {type: task, command: runnable.testing.tasks.flaky_once, max_attempts: 2, returns: [tries],
+                    next: split}
+            split:
+              type: parallel
+              next: per item
+              branches:
+                left:
+                  start_at: left work
+                  steps:
+                    left work: {type: task, command_type: shell, command: "export side=left", returns: [side],
+                                next: success}
+                right:
+                  start_at: right work
+                  steps:
+                    right work: {type: stub, next: success}
+            per item:
+              type: map
+              iterate_on: items
+              iterate_as: item
+              reducer: "lambda *x: sum(x)"
+              next: choose
+              branch:
+                start_at: scale
+                steps:
+                  scale: {type: task, command: runnable.testing.tasks.scale, returns: [scaled], next: check}
+                  check: {type: task, command: runnable.testing.tasks.refuse_two, returns: [checked],
+                          on_failure: mend, next: success}
+                  mend: {type: task, command_type: shell, command: "export checked=0", returns: [checked],
+                         next: success}
+            choose:
+              type: conditional
+              parameter: flavour
+              next: repeat
+              branches:
+                sweet:
+                  start_at: sugar
+                  steps:
+                    sugar: {type: task, command_type: shell, command: "echo sweet > sweet.txt",
+                            catalog: {put: [sweet.txt]}, next: success}
+                salty:
+                  start_at: salt
+                  steps:
+                    salt: {type: stub, next: success}
+            repeat:
+              type: loop
+              max_iterations: 3
+              break_on: done
+              index_as: round
+              next: success
+              branch:
+                start_at: attempt
+                steps:
+                  attempt: {type: task, command: runnable.testing.tasks.count_rounds, returns: [rounds, done],
+                            next: success}
+        """
+    ),
+    "a failing run": textwrap.dedent(
+        """
+        dag:
+          start_at: work
+          steps:
+            work: {type: task, command: runnable.testing.tasks.fail, on_failure: clean up, next: success}
+            clean up: {type: task, command_type: shell, command: echo cleaning, next: fail}
+        """
+    ),
+}
+
+
+def run_shape(run_log: Any) -> dict[str, Any]:
+    """What two runs of one pipeline must share, whoever ran them (an in-process walk, an orchestrator):
+    each step's status, type and attempt statuses, the final parameters, the catalog entries and hashes.
+
+    Times, code identities and the executor's configuration may differ. Execution logs and executed
+    notebooks are compared by name only: they hold timings and kernel metadata.
+    """
+    steps, catalog = {}, set()
+    for step in run_log.iter_steps():
+        steps[step.internal_name] = (step.status, step.step_type, [a.status for a in step.attempts])
+        for entry in step.data_catalog:
+            compared = not entry.name.endswith((".execution.log", ".ipynb"))
+            catalog.add((step.internal_name, entry.stage, entry.name, entry.data_hash if compared else ""))
+    return {
+        "status": run_log.status,
+        "steps": steps,
+        "parameters": {name: (p.kind, p.value) for name, p in run_log.parameters.items()},
+        "catalog": catalog,
+    }
+
 
 def _refuse_network(*args: Any, **kwargs: Any) -> Any:
     raise OSError("the conformance suite forbids network access while rendering")
@@ -155,6 +253,22 @@ class RenderingExecutorSuite(ServiceSuite):
     @pytest.fixture
     def pipeline_executor(self) -> BaseRenderingExecutor:
         missing_fixture(type(self).__name__, "pipeline_executor", "the rendering executor instance under test")
+        raise AssertionError  # unreachable: missing_fixture fails the test
+
+    @pytest.fixture
+    def artifact_runner(self) -> Callable[[dict[str, str], Path], None]:
+        """A function running what the executor rendered as its orchestrator would, on this machine.
+
+        It is given the rendered files and the project folder, and runs the commands the files hold, in the
+        order the orchestrator runs them (dependencies, fan-outs, conditions, loops, retries, failure
+        paths), each in a fresh process with the folder as working directory; ``python -m runnable`` may
+        stand for the container's ``runnable``. It returns when the run is over.
+        """
+        missing_fixture(
+            type(self).__name__,
+            "artifact_runner",
+            "a function (files: dict[str, str], folder: Path) -> None that runs the rendered commands in order",
+        )
         raise AssertionError  # unreachable: missing_fixture fails the test
 
     def commands_in(self, files: dict[str, str]) -> list[StepCommand]:
@@ -242,6 +356,46 @@ class RenderingExecutorSuite(ServiceSuite):
             except RunnableError as error:
                 pytest.fail(f"{where}: names no step of the pipeline (quoting?): {error}")
             assert command.run_id, f"{where}: no --run-id"
+
+    # --- what the files do, run ----------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("pipeline", sorted(EXECUTED))
+    def test_running_the_rendered_files_records_what_a_local_run_records(
+        self,
+        pipeline: str,
+        pipeline_executor: BaseRenderingExecutor,
+        artifact_runner: Callable[[dict[str, str], Path], None],
+        workspace: Workspace,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        from runnable.defaults.file_system_run_log import FileSystemRunLogStore
+        from runnable.yaml_loader import load_pipeline_yaml
+
+        shapes = {}
+        for way in ("local", "rendered"):
+            folder = workspace.root / way
+            folder.mkdir()
+            monkeypatch.chdir(folder)
+            Path("pipeline.yaml").write_text(EXECUTED[pipeline])
+            graph = load_pipeline_yaml("pipeline.yaml")
+            store = FileSystemRunLogStore(log_folder=str(workspace.run_log_folder))
+            before = set(store.list_run_ids())
+            if way == "local":
+                run_log = workspace.run(graph, parameters={"unused": 0}, run_id="local-reference")
+            else:
+                context = workspace.prepare(
+                    graph, pipeline_executor, parameters={"unused": 0}, pipeline_file="pipeline.yaml"
+                )
+                artifact_runner(pipeline_executor.render(context), folder)
+                started = sorted(set(store.list_run_ids()) - before)
+                assert len(started) == 1, f"running the rendered files started {len(started)} runs: {started}"
+                run_log = store.get_run_log(started[0])
+            shapes[way] = run_shape(run_log)
+        local, rendered = shapes["local"], shapes["rendered"]
+        assert rendered["steps"] == local["steps"], "steps ran with other statuses or attempts than locally"
+        assert rendered["parameters"] == local["parameters"], "the final parameters differ from a local run's"
+        assert rendered["catalog"] == local["catalog"], "the catalog entries differ from a local run's"
+        assert rendered["status"] == local["status"]
 
     # --- what must not be in the files ----------------------------------------------------------------------
 

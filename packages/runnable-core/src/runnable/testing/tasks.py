@@ -84,3 +84,37 @@ def write_job_output(size: int) -> tuple[int, float]:
     Path("job-output").mkdir(exist_ok=True)
     Path("job-output/result.txt").write_text("x" * size)
     return size * 10, size / 10
+
+
+# --- the pipelines a rendering executor's artifact is run with (RenderingExecutorSuite) -------------------
+
+
+def setup_values() -> tuple[list[int], str, int]:
+    return [1, 2, 3], "sweet", 10
+
+
+def scale(item: int, factor: int) -> int:
+    return item * factor
+
+
+def refuse_two(item: int) -> int:
+    """Fails for the item 2: its branch follows the step's on_failure."""
+    if item == 2:
+        raise ValueError("two is refused")
+    return item
+
+
+def count_rounds(round: int) -> tuple[int, bool]:
+    """Loop body: done after the second round."""
+    return round + 1, round >= 1
+
+
+def flaky_once() -> int:
+    """Fails the first time it runs in a folder, succeeds the second (a step with max_attempts: 2)."""
+    from pathlib import Path
+
+    marker = Path("flaky-once.marker")
+    if not marker.exists():
+        marker.write_text("failed once")
+        raise RuntimeError("the first attempt fails")
+    return 2
