@@ -1,4 +1,5 @@
-"""A demo runnable plugin: a catalog chosen by ``type: demo-catalog`` and an observer of step ends.
+"""A demo runnable plugin: a catalog chosen by ``type: demo-catalog``, an observer of step ends, and a task type
+(``command_type: template``).
 
 The catalog keeps items under ``<root>/<run_id>/<name>``; ``root`` is required, so a config file has to say
 where. The observer appends ``<run_id> <step> <status>`` to ``observed-steps.txt`` in the working directory
@@ -7,12 +8,14 @@ for every finished step, and ``<run_id> run <status>`` when the run ends.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from runnable.errors import CatalogError
 from runnable.hookspecs import hookimpl
 from runnable.services.catalog import BaseCatalog, expand_local_glob
+from runnable.services.tasks import BaseTaskType, TaskResult
 
 OBSERVED = "observed-steps.txt"
 
@@ -62,3 +65,21 @@ def step_finished(run_id: str, step_log: Any) -> None:
 @hookimpl
 def run_finished(run_log: Any) -> None:
     _note(f"{run_log.run_id} run {run_log.status}")
+
+
+class TemplateTaskType(BaseTaskType):
+    """``command_type: template``: the command is a ``str.format`` template filled from the parameters; it is
+    printed, and returned as the step's single return."""
+
+    command_type: ClassVar[str] = "template"
+
+    def run(self, node: Any, values: Mapping[str, Any], env: dict[str, str], result: TaskResult) -> None:
+        text = node.command.format_map(values)
+        print(text)
+        if node.returns:
+            result.returned[node.returns[0].name] = text
+
+
+@hookimpl
+def register_task_types() -> list[type]:
+    return [TemplateTaskType]

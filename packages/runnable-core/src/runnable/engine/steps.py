@@ -149,7 +149,7 @@ def _attempt(
         with capture_output(redact) as captured:
             try:
                 with environment({**_iteration_environment(scope), **secrets}):
-                    task_type.run(node, context, values, secrets, result)
+                    task_type.run(node, values, secrets, result)
             except RunnableError:
                 raise
             except BaseException as error:

@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from runnable.errors import PipelineDefinitionError
 from runnable.models.names import check_name
 
-CommandType = Literal["python", "notebook", "shell"]
 ReturnKind = Literal["json", "object", "metric"]
 
 
@@ -80,7 +79,8 @@ class BaseNode(BaseModel):
 
 class TaskNode(BaseNode):
     type: Literal["task"] = "task"
-    command_type: CommandType = "python"
+    # python | notebook | shell, or any command type an installed plugin registers (checked before a run)
+    command_type: str = "python"
     command: str
     returns: list[ReturnSpec] = Field(default_factory=list)
     catalog: CatalogSpec | None = None

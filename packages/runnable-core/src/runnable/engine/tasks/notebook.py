@@ -34,7 +34,6 @@ from runnable.engine.tasks.masking import mask_returns
 from runnable.errors import ImportPathError, ParameterError, TaskFailedError
 
 if TYPE_CHECKING:
-    from runnable.engine.context import RunContext
     from runnable.engine.objects import ParameterValues
     from runnable.models.graph import TaskNode
 
@@ -61,7 +60,6 @@ class NotebookTaskType(BaseTaskType):
     def run(
         self,
         node: TaskNode,
-        context: RunContext,
         values: ParameterValues,
         env: dict[str, str],
         result: TaskResult,

@@ -24,7 +24,6 @@ from runnable.engine.tasks.masking import mask_returns
 from runnable.errors import ImportPathError, TaskFailedError
 
 if TYPE_CHECKING:
-    from runnable.engine.context import RunContext
     from runnable.engine.objects import ParameterValues
     from runnable.models.graph import TaskNode
 
@@ -69,7 +68,6 @@ class PythonTaskType(BaseTaskType):
     def run(
         self,
         node: TaskNode,
-        context: RunContext,
         values: ParameterValues,
         env: dict[str, str],
         result: TaskResult,

@@ -31,7 +31,6 @@ from runnable.engine.tasks.masking import mask_returns
 from runnable.errors import ParameterError, TaskFailedError
 
 if TYPE_CHECKING:
-    from runnable.engine.context import RunContext
     from runnable.engine.objects import ParameterValues
     from runnable.models.graph import TaskNode
 
@@ -45,7 +44,6 @@ class ShellTaskType(BaseTaskType):
     def run(
         self,
         node: TaskNode,
-        context: RunContext,
         values: ParameterValues,
         env: dict[str, str],
         result: TaskResult,
