@@ -67,7 +67,7 @@ def register_experiment_trackers() -> list[type]:
 
 @hookspec
 def register_task_types() -> list[type]:
-    """Task runner classes, one per ``command_type`` (subclasses of ``runnable.engine.tasks.BaseTaskType``)."""
+    """Task runner classes, one per ``command_type`` (subclasses of ``runnable.services.tasks.BaseTaskType``)."""
 
 
 # --- run lifecycle ------------------------------------------------------------------------------------
