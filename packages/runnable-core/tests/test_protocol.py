@@ -312,3 +312,47 @@ def test_an_observer_refusing_the_run_leaves_it_closed_as_failed(scratch):
         context.executor.execute_pipeline(context)
     stored = FileSystemRunLogStore().get_run_log("refused")
     assert stored.status == "FAIL" and stored.steps == {}
+
+
+SLOW = """
+dag:
+  start_at: first
+  steps:
+    first: {type: task, command: tasks_slow.quick, returns: [done], next: sleepy}
+    sleepy: {type: task, command_type: shell, command: "echo started; sleep 60", next: success}
+"""
+
+
+def test_sigterm_closes_the_run_and_fails_the_running_step_and_a_live_run_is_not_retried(scratch):
+    import signal
+    import time
+
+    write(scratch / "tasks_slow.py", "def quick():\n    return True\n")
+    write(scratch / "pipeline.yaml", SLOW)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}
+    running = subprocess.Popen(
+        [sys.executable, "-m", "runnable", "execute", "pipeline.yaml", "--run-id", "term"],
+        cwd=scratch,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    store = FileSystemRunLogStore()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until the shell step is running
+        try:
+            if "sleepy" in store.get_run_log("term").steps:
+                break
+        except Exception:
+            pass
+        time.sleep(0.05)
+    refused = cli(scratch, "retry", "term")
+    assert refused.returncode == 2 and "is still running" in refused.stderr
+    running.send_signal(signal.SIGTERM)
+    running.communicate(timeout=60)
+    assert running.returncode != 0
+    closed = store.get_run_log("term")
+    assert closed.status == "FAIL"
+    assert closed.steps["first"].status == "SUCCESS"
+    assert closed.steps["sleepy"].status == "FAIL" and "SIGTERM" in closed.steps["sleepy"].message

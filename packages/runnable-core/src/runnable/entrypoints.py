@@ -47,6 +47,15 @@ def retry_run(original_run_id: str, *, configuration_file: str = "", run_id: str
     original = store.get_run_log(original_run_id)
     if original.status == SUCCESS:
         raise RunnableError(f"run {original_run_id!r} succeeded: there is nothing to retry")
+    from runnable.engine.run import runner_alive
+    from runnable.models.run_log import PROCESSING
+
+    if original.status == PROCESSING and runner_alive(original):
+        runner = original.run_config.get("runner", {})
+        raise RunnableError(
+            f"run {original_run_id!r} is still running (process {runner.get('pid')} on {runner.get('host')})",
+            hint="wait for it to end, or stop it (Ctrl-C or SIGTERM closes it as failed), then retry",
+        )
     if original.job is not None:
         raise RunnableError(f"run {original_run_id!r} is a job: run the job again with `runnable execute-job`")
     pipeline_file = original.run_config.get("pipeline_file", "")

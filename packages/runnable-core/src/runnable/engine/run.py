@@ -22,7 +22,9 @@ What a run does with its tasks (run them, mock them, reuse a failed run's succes
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -101,7 +103,7 @@ class Run:
             start_time=now(),
             initial_parameters=dict(context.parameters),
             parameters=dict(context.parameters),
-            run_config=effective_configuration(context),
+            run_config={**effective_configuration(context), "runner": _runner()},
             original_run_id=context.retry_of,
         )
         try:
@@ -294,6 +296,25 @@ class Run:
         record.message = attempt.message
         metrics = {name: p.value for name, p in merged.items() if p.kind == "metric"}
         return end(self.context, scope, record, merged, metrics)
+
+
+def _runner() -> dict[str, Any]:
+    """Which process opened the run: a retry of a run still PROCESSING asks whether that process lives."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def runner_alive(run_log: RunLog) -> bool:
+    """Whether the process that opened a PROCESSING run may still be running it (unknown elsewhere: assume so)."""
+    runner = run_log.run_config.get("runner") or {}
+    if runner.get("host") != socket.gethostname():
+        return bool(runner)
+    try:
+        os.kill(int(runner["pid"]), 0)
+    except (ProcessLookupError, KeyError, ValueError, TypeError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _on_sigterm() -> Any:
