@@ -16,8 +16,9 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 import yaml
-from vault_server import BaoServer, approle, read_policy
+from vault_server import ROOT_TOKEN, BaoServer, approle, read_policy
 
 TASKS = '''
 import hashlib
@@ -134,3 +135,43 @@ def _read_run_log(folder: Path, run_id: str) -> str:
     """The run log the file-system store wrote for ``run_id`` (one JSON file named after it)."""
     [path] = [p for p in folder.rglob("*.json") if run_id in p.name]
     return path.read_text()
+
+
+def test_no_secret_value_in_a_rendered_argo_manifest(openbao_tls: BaoServer, tmp_path: Path) -> None:
+    """Rendering for an orchestrator names the secrets a task needs; their values stay in Vault. (Argo's
+    executor comes from another package of this repository: the test speaks to it only through the CLI.)"""
+    pytest.importorskip("runnable_argo", reason="runnable-argo renders the manifest")
+    marker = uuid.uuid4().hex[:10]
+    value = f"canary-render-{marker}"
+    base = openbao_tls.put({"API_TOKEN": value})
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "canary_tasks.py").write_text(TASKS)
+    (project / "pipeline.yaml").write_text(yaml.safe_dump(PIPELINE))
+    config = {
+        "pipeline-executor": {"type": "argo", "config": {"image": "registry.example.com/project:1"}},
+        "secrets": {
+            "type": "vault",
+            "config": {
+                "url": openbao_tls.url,
+                "verify": openbao_tls.ca_file,
+                "path": base,
+                "aliases": {"STRIPE_KEY": "billing#api_key"},
+                "auth": {"method": "token", "token": {"env": "CANARY_TOKEN"}},
+            },
+        },
+    }
+    (project / "config.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "runnable", "render", "pipeline.yaml", "-c", "config.yaml", "-o", "workflow.yaml"],
+        cwd=project,
+        env=_environment(CANARY_TOKEN=ROOT_TOKEN),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = (project / "workflow.yaml").read_text()
+    assert "API_TOKEN" in manifest, "the manifest names the secret the task needs"
+    assert value not in manifest and ROOT_TOKEN not in manifest
+    assert value not in result.stdout + result.stderr
