@@ -127,3 +127,43 @@ def test_a_worker_that_dies_fails_its_branch_and_the_run_instead_of_hanging(scra
     run_log = ChunkedFileSystemRunLogStore().get_run_log("dies")
     assert run_log.status == "FAIL" and run_log.steps["fan"].status == "FAIL"
     assert run_log.steps["fan"].branches["fan.2"].status == "FAIL"
+
+
+CLASH = """
+dag:
+  start_at: fan
+  steps:
+    fan:
+      type: map
+      iterate_on: items
+      iterate_as: item
+      next: success
+      branch:
+        start_at: write
+        steps:
+          write:
+            type: task
+            command_type: shell
+            command: 'printf "bytes of $item" > out.bin'
+            catalog: {put: [out.bin]}
+            next: success
+"""
+
+
+@pytest.mark.parametrize("parallel", [True, False], ids=["parallel", "one after the other"])
+def test_branches_putting_one_name_with_different_bytes(scratch, monkeypatch, parallel):
+    """Concurrent branches overwriting one catalog item fail their composite; one after the other, the last
+    one wins and the step's message says so."""
+    from runnable.entrypoints import load_graph, run_graph
+
+    write(scratch / "pipeline.yaml", CLASH)
+    write(
+        scratch / "config.yaml",
+        f"pipeline-executor: {{type: local, config: {{enable_parallel: {str(parallel).lower()}}}}}\n"
+        "run-log-store: {type: chunked-fs}\n",
+    )
+    monkeypatch.setenv("RUNNABLE_PRM_items", "[1, 2, 3, 4]")
+    run_log = run_graph(load_graph("pipeline.yaml"), configuration_file="config.yaml", run_id="clash")
+    fan = run_log.steps["fan"]
+    assert "catalog item 'out.bin' was put by parallel branches" in fan.message
+    assert (fan.status, run_log.status) == (("FAIL", "FAIL") if parallel else ("SUCCESS", "SUCCESS"))

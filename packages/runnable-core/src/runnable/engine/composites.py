@@ -32,7 +32,8 @@ from runnable.errors import ParameterError
 from runnable.models.graph import CompositeNode, ConditionalNode, Graph, LoopNode, MapNode, ParallelNode
 from runnable.models.names import check_map_item_key
 from runnable.models.parameters import Parameter
-from runnable.models.run_log import FAIL, SUCCESS, BranchLog, StepLog
+from runnable.models.run_log import FAIL, SUCCESS, BranchLog, StepLog, walk_steps
+from runnable.services.catalog import put_clashes
 
 logger = logging.getLogger("runnable")
 
@@ -89,9 +90,24 @@ def plan_branches(node: CompositeNode, record: StepLog, scope: Scope, context: R
 
 
 def merge_branches(node: CompositeNode, record: StepLog, scope: Scope, context: RunContext) -> Merged:
-    """What the composite returns to its scope, from its branches' records (statuses already derived)."""
+    """What the composite returns to its scope, from its branches' records (statuses already derived).
+
+    Branches that put one catalog name with different bytes overwrite each other's item: when they ran at the
+    same time (``enable_parallel``) a file may even have been read or hashed while another branch rewrote it,
+    so the composite fails; run one after the other, the last one wins and the message says so.
+    """
     branches = list(record.branches.values())
-    return _MERGERS[type(node)](node, branches, scope, context)
+    status, merged, notes = _MERGERS[type(node)](node, branches, scope, context)
+    if isinstance(node, (ParallelNode, MapNode)) and len(branches) > 1:
+        clashes = put_clashes(
+            {b.internal_name: [e for s in walk_steps(b.steps) for e in s.data_catalog] for b in branches}
+        )
+        if clashes and getattr(context.executor, "enable_parallel", False):
+            return FAIL, merged, [*clashes[:1], "give each branch's files their own names (e.g. with the map item)"]
+        for clash in clashes:
+            logger.warning("step %r: %s: the last one wins", node.name, clash)
+        notes = [*notes, *(f"{clash}: the last one wins" for clash in clashes[:1])]
+    return status, merged, notes
 
 
 def _parallel(node: ParallelNode, branches: list[BranchLog], scope: Scope, context: RunContext) -> Merged:
