@@ -18,26 +18,9 @@ from argo_pipelines import ALL_KINDS, FAILING, TASKS
 from conftest import MINIMAL, REPO, clean_env, render
 from runnable.defaults.file_system_run_log import FileSystemRunLogStore
 from runnable.models.run_log import RunLog
+from runnable.testing.executors import run_shape
 
 PARAMETERS = {"RUNNABLE_PRM_values": "[1, 2, 3]", "RUNNABLE_PRM_name": "world"}
-
-
-def shape(run_log: RunLog) -> dict[str, Any]:
-    """What must be the same in both runs; not times, code identities or the executor's own config.
-    (The same comparison as the core's emulator parity tests; execution logs and executed notebooks hold
-    timings, so they are compared by name.)"""
-    steps, catalog = {}, set()
-    for step in run_log.iter_steps():
-        steps[step.internal_name] = (step.status, step.step_type, [a.status for a in step.attempts])
-        for entry in step.data_catalog:
-            compared = not entry.name.endswith((".execution.log", ".ipynb"))
-            catalog.add((step.internal_name, entry.stage, entry.name, entry.data_hash if compared else ""))
-    return {
-        "status": run_log.status,
-        "steps": steps,
-        "parameters": {name: (p.kind, p.value) for name, p in run_log.parameters.items()},
-        "catalog": catalog,
-    }
 
 
 def _prepare(folder: Path, files: dict[str, str], cwd: str) -> Path:
@@ -63,7 +46,7 @@ def both(
     render(argo, pipeline, MINIMAL, *render_options)
     rendered = {"workflow.yaml": (argo / "workflow.yaml").read_text()}
     interpreter = run_files(rendered, argo, uid="parity", env=clean_env(**PARAMETERS))
-    local_shape, argo_shape = shape(_read(local)), shape(_read(argo))
+    local_shape, argo_shape = run_shape(_read(local)), run_shape(_read(argo))
     assert argo_shape["steps"] == local_shape["steps"]
     assert argo_shape["parameters"] == local_shape["parameters"]
     assert argo_shape["catalog"] == local_shape["catalog"]
