@@ -25,7 +25,9 @@ from runnable.testing import tasks
 from runnable.testing.commands import StepCommand, find_commands
 from runnable.testing.harness import ServiceSuite, Workspace, missing_fixture
 
-SECRET_NAME = "CONFORMANCE_RENDER_TOKEN"  # not RUNNABLE_*: the workspace clears those
+SECRET_NAME = "CONFORMANCE_RENDER_TOKEN"
+# A nested parameter value the rendered files must not hold; not a run of digits an ARN or a port would have.
+ROWS = 97_531_864_2  # not RUNNABLE_*: the workspace clears those
 
 # Task steps of every command type, a name with a space, a stub, and a step reached only through on_failure.
 LINEAR = textwrap.dedent(
@@ -298,7 +300,7 @@ class RenderingExecutorSuite(ServiceSuite):
         from runnable.yaml_loader import load_pipeline_yaml
 
         Path("pipeline.yaml").write_text(PIPELINES[request.param])
-        parameters = {"threshold": parameter_value, "limits": {"rows": 12345}}
+        parameters = {"threshold": parameter_value, "limits": {"rows": ROWS}}
         parameters.update(items=[1, 2], flavour="sweet", done=False)
         return workspace.prepare(
             load_pipeline_yaml("pipeline.yaml"), pipeline_executor, parameters=parameters, pipeline_file="pipeline.yaml"
@@ -405,7 +407,7 @@ class RenderingExecutorSuite(ServiceSuite):
 
     def test_no_parameter_value_in_the_rendered_files(self, rendered: dict[str, str], parameter_value: str) -> None:
         """Parameters stay in the run log store, where every step reads them: a manifest carries none."""
-        leaked = [name for name, text in rendered.items() if parameter_value in text or "12345" in text]
+        leaked = [name for name, text in rendered.items() if parameter_value in text or str(ROWS) in text]
         assert not leaked, f"initial parameter values are written in {leaked}"
 
     # --- how rendering behaves ------------------------------------------------------------------------------
