@@ -1,0 +1,141 @@
+"""The rendered state machine, unchanged, executed by a real ASL interpreter (npm aws-local-stepfunctions).
+
+Each Task state is carried out by ``sfn_run.mjs``: a Batch job runs its container command in a fresh process
+with the job definition's environment, an S3 ``getObject`` reads the moto server. The run log must equal a
+``local`` run's, with the comparison and the pipelines the emulator executor is held to
+(``tests/test_emulator_parity.py``: statuses and attempts per step, final parameters, catalog hashes).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_server import Aws
+from runnable.defaults.chunked_run_log import ChunkedFileSystemRunLogStore
+from runnable.defaults.file_system_run_log import FileSystemRunLogStore
+from sfn_tools import execute, node_tools, validate  # noqa: F401 - node_tools is a fixture
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _parity() -> Any:
+    """The emulator's parity module (its pipelines and ``shape``), loaded by path under a name of its own."""
+    sys.path.insert(0, str(REPO / "tests"))
+    try:
+        spec = importlib.util.spec_from_file_location("sfn_parity_source", REPO / "tests" / "test_emulator_parity.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(REPO / "tests"))
+
+
+PARITY = _parity()
+PARAMETERS = {"RUNNABLE_PRM_values": "[1, 2, 3]", "RUNNABLE_PRM_name": "world"}
+
+
+def _config(aws: Aws) -> str:
+    executor = {
+        "image": "runnable/test:local",
+        "job_queue": "runnable-test",
+        "plans": {"bucket": aws.bucket},
+        # the containers' environment: where S3 is, and the run's initial parameters as the parity tests give them
+        "environment": {"AWS_ENDPOINT_URL_S3": aws.endpoint, **PARAMETERS},
+        "retry": {"max_attempts": 1, "interval_seconds": 1},
+    }
+    return json.dumps(
+        {"pipeline-executor": {"type": "step-functions", "config": executor}, "run-log-store": {"type": "chunked-fs"}}
+    )
+
+
+def _local(folder: Path, pipeline: str) -> tuple[int, dict[str, Any]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")} | PARAMETERS
+    command = [sys.executable, "-m", "runnable", "execute", pipeline, "--run-id", "parity"]
+    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    run_log = FileSystemRunLogStore(log_folder=str(folder / ".run_log_store")).get_run_log("parity")
+    return done.returncode, PARITY.shape(run_log)
+
+
+def _step_functions(folder: Path, pipeline: str, aws: Aws) -> tuple[dict[str, Any], dict[str, Any]]:
+    (folder / "sfn.yaml").write_text(_config(aws))
+    out = folder / "out"
+    command = [sys.executable, "-m", "runnable", "render", pipeline, "-c", "sfn.yaml", "-o", str(out / "machine.json")]
+    rendered = subprocess.run(command, cwd=folder, capture_output=True, text=True)
+    assert rendered.returncode == 0, rendered.stdout + rendered.stderr
+    (jobs,) = out.glob("*-batch-job-definitions.json")
+    validate(out / "machine.json")
+    outcome = execute(out / "machine.json", jobs, folder, "parity")
+    run_log = ChunkedFileSystemRunLogStore(log_folder=str(folder / ".run_log_store")).get_run_log("parity")
+    return outcome, PARITY.shape(run_log)
+
+
+def _both(tmp_path: Path, aws: Aws, files: dict[str, str], pipeline: str, cwd: str = ".") -> tuple[Any, ...]:
+    shapes = []
+    for kind in ("local", "sfn"):
+        folder = tmp_path / kind
+        shutil.copytree(REPO / "examples", folder / "examples")
+        for name, text in files.items():
+            (folder / cwd / name).write_text(textwrap.dedent(text).lstrip())
+        shapes.append(_local(folder / cwd, pipeline) if kind == "local" else _step_functions(folder / cwd, pipeline, aws))
+    (local_code, local), (outcome, emulated) = shapes
+    assert emulated["steps"] == local["steps"]
+    assert emulated["parameters"] == local["parameters"]
+    assert emulated["catalog"] == local["catalog"]
+    assert emulated["status"] == local["status"]
+    # the execution succeeds exactly when the run did (a failed run ends in the Fail state)
+    assert outcome["status"] == ("SUCCEEDED" if local_code == 0 else "FAILED"), outcome
+    return local, outcome
+
+
+def test_every_node_kind_three_deep(tmp_path, aws, node_tools):
+    """map > parallel > loop (with break_on), a reducer, a conditional, python and shell tasks."""
+    local, outcome = _both(tmp_path, aws, {"tasks_parity.py": PARITY.TASKS, "nested.yaml": PARITY.NESTED}, "nested.yaml")
+    assert local["parameters"]["summary"] == ("json", "left:4:20")
+    # the loop's rounds ran one per fan-out, and each map branch ran its own success step
+    called = [" ".join(job[1][:5]) for job in outcome["jobs"]]
+    assert any("grid.2.both.climb.rounds.1.step_up" in c for c in called)
+    assert "grid.2.both.climb.rounds.2.step_up" not in " ".join(called)
+    assert any("execute-step nested.yaml grid.1.success" in c for c in called)
+
+
+def test_retries_on_failure_catch_and_a_failing_branch(tmp_path, aws, node_tools):
+    """max_attempts inside the container, on_failure as Catch, a failing parallel branch that its siblings survive."""
+    files = {"tasks_parity.py": PARITY.TASKS, "failures.yaml": PARITY.FAILURES}
+    local, outcome = _both(tmp_path, aws, files, "failures.yaml")
+    assert local["steps"]["fan.2.check"][0] == "FAIL" and local["steps"]["fan.2.patched"][0] == "SUCCESS"
+    assert local["steps"]["split"][0] == "FAIL" and local["parameters"]["total"] == ("json", 2)
+    failed = [job for job in outcome["jobs"] if job[2] != 0]
+    assert {job[0] for job in failed} >= {"fan.*.check", "split.bad.boom"}, failed
+
+
+def test_a_failing_run_fails_the_execution(tmp_path, aws, node_tools):
+    files = {"tasks_parity.py": PARITY.TASKS, "broken.yaml": PARITY.BROKEN}
+    local, outcome = _both(tmp_path, aws, files, "broken.yaml")
+    assert local["status"] == "FAIL"
+    assert outcome["error"] in ("runnable.RunFailed", "ExecutionError") and "run failed" in outcome["cause"]
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize(
+    ("pipeline", "cwd"),
+    [
+        ("examples/quickstart/pipeline.py", "."),
+        ("examples/composites/pipeline.py", "."),
+        ("hello.py", "examples/docs"),
+        ("hello.yaml", "examples/docs"),
+    ],
+)
+def test_every_example(tmp_path, aws, node_tools, pipeline, cwd):
+    local, _ = _both(tmp_path, aws, {}, pipeline, cwd=cwd)
+    assert local["status"] == "SUCCESS"
