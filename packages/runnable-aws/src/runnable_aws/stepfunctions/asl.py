@@ -39,6 +39,7 @@ from runnable.models.graph import (
 
 BATCH = "arn:aws:states:::batch:submitJob.sync"
 GET_OBJECT = "arn:aws:states:::aws-sdk:s3:getObject"
+READ_ITEMS = "arn:aws:states:::s3:getObject"  # a distributed Map's ItemReader
 RUN_ID = "$$.Execution.Name"
 PLAN_MODULE = "runnable_aws.stepfunctions.plan"
 ALL = ["States.ALL"]
@@ -98,6 +99,9 @@ class Scope:
     prefix: Expr | None = None
     depth: int = 0
     top: bool = True
+    # Inside a distributed map each branch is a child execution with a name of its own: the run id travels in
+    # the input as `run` from there on.
+    run_in_input: bool = False
     label: str = ""  # state names are unique in the whole machine: a branch's carry its path, maps' keys as *
 
     def state(self, name: str, suffix: str = "") -> str:
@@ -115,10 +119,18 @@ class Scope:
     def inner(self, name: str, key: Expr | str, depth: int | None = None) -> Scope:
         base = _as_expr(self.address(name))
         label = f"{self.label}{name}.{key if isinstance(key, str) else '*'}."
-        return Scope(base + "." + key, self.depth if depth is None else depth, top=False, label=label)
+        depth = self.depth if depth is None else depth
+        return Scope(base + "." + key, depth, top=False, run_in_input=self.run_in_input, label=label)
 
     def key_fields(self) -> dict[str, str]:
-        return {f"k{i}.$": f"$.k{i}" for i in range(1, self.depth + 1)}
+        fields = {f"k{i}.$": f"$.k{i}" for i in range(1, self.depth + 1)}
+        if self.run_in_input:
+            fields["run.$"] = "$.run"
+        return fields
+
+    @property
+    def run(self) -> Expr:
+        return Expr("{}", ("$.run",)) if self.run_in_input else RUN
 
 
 def _as_expr(value: Expr | str) -> Expr:
@@ -136,6 +148,7 @@ class StateBuilder:
     plan_bucket: str | None
     plan_prefix: str
     max_concurrency: int = 0
+    map_mode: str = "inline"
     comment: str = ""
     timeout_seconds: int | None = None
     # Retry of the S3 read of a plan: reading is idempotent, any failure may be retried.
@@ -195,7 +208,8 @@ class StateBuilder:
         return state
 
     def _call(self, command: str, scope: Scope, name: str) -> list[Expr | str]:
-        return ["runnable", command, self.pipeline_file, _as_expr(scope.address(name)), "--run-id", RUN, *self.common]
+        address = _as_expr(scope.address(name))
+        return ["runnable", command, self.pipeline_file, address, "--run-id", scope.run, *self.common]
 
     def _execute(self, name: str, scope: Scope, next_state: str, failure: str, last: bool = False) -> dict[str, Any]:
         return self._job(name, self._call("execute-step", scope, name), next_state, failure, last=last)
@@ -222,7 +236,7 @@ class StateBuilder:
     @staticmethod
     def _branches(state: dict[str, Any], scope: Scope, fan_in: str) -> dict[str, Any]:
         """A Parallel state: its branches see the map keys only; whatever happens in them, the fan-in decides."""
-        if scope.depth:
+        if scope.key_fields():
             state["Parameters"] = scope.key_fields()
         return {
             **state,
@@ -235,7 +249,7 @@ class StateBuilder:
         """Map, conditional, loop: the fan-out's container writes the plan to S3, a Task reads it back."""
         name = node.name
         address = _as_expr(scope.address(name))
-        plan_key = Expr(f"{self.plan_prefix}/") + RUN + "/" + address + ".json"
+        plan_key = Expr(f"{self.plan_prefix}/") + scope.run + "/" + address + ".json"
         uri = Expr(f"s3://{self.plan_bucket}/") + plan_key
         fan_out = ["python", "-m", PLAN_MODULE, uri, *self._call("fan-out", scope, name)[2:]]
         read = scope.state(name, " (plan)")
@@ -269,14 +283,26 @@ class StateBuilder:
             return states
         depth = scope.depth + 1
         inner_scope = scope.inner(name, Expr("{}", (f"$.k{depth}",)), depth)
+        distributed = isinstance(node, MapNode) and self.map_mode == "distributed"
+        if distributed:
+            inner_scope.run_in_input = True
         start, inner = self.graph_states(next(iter(node.branch_graphs().values())), inner_scope)
-        branches: dict[str, Any] = {
-            "Type": "Map",
-            "ItemsPath": "$.plan.value.keys",
-            "ItemSelector": {**scope.key_fields(), f"k{depth}.$": "$$.Map.Item.Value"},
-            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": start, "States": inner},
-            "ResultPath": None,
-        }
+        selector = {**scope.key_fields(), f"k{depth}.$": "$$.Map.Item.Value"}
+        branches: dict[str, Any] = {"Type": "Map", "ItemsPath": "$.plan.value.keys", "ItemSelector": selector}
+        processor: dict[str, Any] = {"Mode": "INLINE"}
+        if distributed:  # the keys are read from S3 by the Map itself; each branch is a child execution
+            states[scope.state(name)]["Next"] = decide  # the plan's summary is not needed
+            del branches["ItemsPath"]
+            keys_key = Expr(f"{self.plan_prefix}/") + scope.run + "/" + address + ".keys.json"
+            branches["ItemReader"] = {
+                "Resource": READ_ITEMS,
+                "ReaderConfig": {"InputType": "JSON"},
+                "Parameters": {"Bucket": self.plan_bucket, **keys_key.field("Key")},
+            }
+            selector["run.$"] = scope.run.paths[0]
+            processor = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+        branches["ItemProcessor"] = {"ProcessorConfig": processor, "StartAt": start, "States": inner}
+        branches["ResultPath"] = None
         if isinstance(node, LoopNode):  # one round per fan-out, then the fan-out plans the next (or says done)
             branches["MaxConcurrency"] = 1
             round_state = scope.state(name, " (round)")

@@ -74,6 +74,10 @@ class StepFunctionsExecutor(BaseRenderingExecutor):
     retry: Retry = Field(default_factory=Retry)
     # Branches of one map at the same time (0: as many as Step Functions allows).
     max_concurrency: int = Field(default=0, ge=0)
+    # How a map's branches run: `inline` (one execution; its keys travel in the state, up to ~200 KB of them, about
+    # 10,000 numbers or 4,000 long strings) or `distributed` (a child execution per branch; the Map reads the keys
+    # from S3 itself: any number of items, and no 25,000-event history limit of one execution).
+    map_mode: Literal["inline", "distributed"] = "inline"
     tags: dict[str, str] = Field(default_factory=dict)
     # Plain environment variables of every container (never secrets: those go in `secrets`).
     environment: dict[str, str] = Field(default_factory=dict)
@@ -133,6 +137,7 @@ class StepFunctionsExecutor(BaseRenderingExecutor):
             plan_bucket=self.plans.bucket if self.plans else None,
             plan_prefix=self.plans.prefix if self.plans else "",
             max_concurrency=self.max_concurrency,
+            map_mode=self.map_mode,
             comment=f"runnable pipeline {context.pipeline_file or ''}: every state is a runnable protocol call",
             timeout_seconds=self.execution_timeout_seconds,
             read_retry=self.retry.model_copy(update={"errors": ["States.TaskFailed"]}).render(),
