@@ -8,7 +8,7 @@
 //       `runnable` and `python` at the head of the command are the interpreter given (no container here).
 //   arn:aws:states:::aws-sdk:s3:getObject   reads the object from the S3 server (boto3, signed); Body is its text.
 //
-// usage: node sfn_run.mjs '{"definition": FILE, "jobs": FILE, "cwd": DIR, "python": EXE, "s3": URL,
+// usage: node sfn_run.mjs '{"definition": FILE, "jobs": FILE, "cwd": DIR, "python": EXE, "aws": URL,
 //                           "name": EXECUTION_NAME, "input": {...}}'
 // prints one JSON line: {"status": "SUCCEEDED"|"FAILED", "error", "cause", "jobs": [[state, command, exit], ...]}
 import { spawn } from 'node:child_process';
@@ -26,6 +26,8 @@ const jobDefinitions = Object.fromEntries(
   JSON.parse(readFileSync(options.jobs, 'utf8')).map((d) => [d.jobDefinitionName, d]),
 );
 const jobs = [];
+// The AWS the handlers call (the integrations' own calls, not the containers'): the moto server.
+const awsEnv = { ...process.env, AWS_ENDPOINT_URL: options.aws };
 
 class TaskFailed extends Error {
   constructor(name, message) {
@@ -54,7 +56,7 @@ function headOf(command) {
 async function secretValue(reference) {
   const script = 'import boto3, sys; print(boto3.client("secretsmanager").get_secret_value(SecretId=sys.argv[1])'
     + '["SecretString"], end="")';
-  const done = await run([options.python, '-c', script, reference], process.env);
+  const done = await run([options.python, '-c', script, reference], awsEnv);
   if (done.code !== 0) throw new TaskFailed('States.TaskFailed', `secret ${reference}: ${done.output}`);
   return done.output;
 }
@@ -100,7 +102,7 @@ async function getObject(parameters) {
     + 'try:\n    body = s3.get_object(Bucket=sys.argv[1], Key=sys.argv[2])["Body"].read()\n'
     + 'except s3.exceptions.NoSuchKey:\n    sys.exit(4)\n'
     + 'sys.stdout.write(body.decode())\n';
-  const done = await run([options.python, '-c', script, parameters.Bucket, parameters.Key], process.env);
+  const done = await run([options.python, '-c', script, parameters.Bucket, parameters.Key], awsEnv);
   if (done.code === 4) throw new TaskFailed('S3.NoSuchKeyException', `${parameters.Key}: no such key`);
   if (done.code !== 0) throw new TaskFailed('S3.S3Exception', done.output.slice(-2000));
   return { Body: done.output, ContentLength: done.output.length, ContentType: 'application/json' };

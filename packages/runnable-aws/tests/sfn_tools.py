@@ -84,7 +84,7 @@ def validate(*definitions: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def execute(definition: Path, jobs: Path, cwd: Path, name: str, **input_: Any) -> dict[str, Any]:
+def execute(definition: Path, jobs: Path, cwd: Path, name: str, aws: str, **input_: Any) -> dict[str, Any]:
     """Run a rendered state machine in aws-local-stepfunctions, its Tasks done by sfn_run.mjs's local handlers."""
     ensure_node_tools()
     options = {
@@ -93,6 +93,7 @@ def execute(definition: Path, jobs: Path, cwd: Path, name: str, **input_: Any) -
         "cwd": str(cwd),
         "python": sys.executable,
         "name": name,
+        "aws": aws,
         "input": input_,
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}

@@ -57,7 +57,7 @@ def _step_functions(folder: Path, pipeline: str, aws: Aws) -> tuple[dict[str, An
     assert rendered.returncode == 0, rendered.stdout + rendered.stderr
     (jobs,) = out.glob("*-batch-job-definitions.json")
     validate(out / "machine.json")
-    outcome = execute(out / "machine.json", jobs, folder, "parity")
+    outcome = execute(out / "machine.json", jobs, folder, "parity", aws.endpoint)
     run_log = ChunkedFileSystemRunLogStore(log_folder=str(folder / ".run_log_store")).get_run_log("parity")
     return outcome, PARITY.shape(run_log)
 
@@ -71,7 +71,7 @@ def _both(tmp_path: Path, aws: Aws, files: dict[str, str], pipeline: str, cwd: s
             (folder / cwd / name).write_text(textwrap.dedent(text).lstrip())
         shapes.append(_local(folder / cwd, pipeline) if kind == "local" else _step_functions(folder / cwd, pipeline, aws))
     (local_code, local), (outcome, emulated) = shapes
-    assert emulated["steps"] == local["steps"]
+    assert emulated["steps"] == local["steps"], outcome
     assert emulated["parameters"] == local["parameters"]
     assert emulated["catalog"] == local["catalog"]
     assert emulated["status"] == local["status"]
