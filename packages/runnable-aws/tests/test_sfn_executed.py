@@ -49,10 +49,10 @@ def _local(folder: Path, pipeline: str) -> tuple[int, dict[str, Any]]:
     return done.returncode, PARITY.shape(run_log)
 
 
-def _step_functions(folder: Path, pipeline: str, aws: Aws) -> tuple[dict[str, Any], dict[str, Any]]:
+def _step_functions(folder: Path, pipeline: str, aws: Aws, render: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     (folder / "sfn.yaml").write_text(_config(aws))
     out = folder / "out"
-    command = [sys.executable, "-m", "runnable", "render", pipeline, "-c", "sfn.yaml", "-o", str(out / "machine.json")]
+    command = [sys.executable, "-m", "runnable", "render", pipeline, "-c", "sfn.yaml", "-o", str(out / "machine.json"), *render]
     rendered = subprocess.run(command, cwd=folder, capture_output=True, text=True)
     assert rendered.returncode == 0, rendered.stdout + rendered.stderr
     (jobs,) = out.glob("*-batch-job-definitions.json")
@@ -62,14 +62,16 @@ def _step_functions(folder: Path, pipeline: str, aws: Aws) -> tuple[dict[str, An
     return outcome, PARITY.shape(run_log)
 
 
-def _both(tmp_path: Path, aws: Aws, files: dict[str, str], pipeline: str, cwd: str = ".") -> tuple[Any, ...]:
+def _both(
+    tmp_path: Path, aws: Aws, files: dict[str, str], pipeline: str, cwd: str = ".", render: tuple[str, ...] = ()
+) -> tuple[Any, ...]:
     shapes = []
     for kind in ("local", "sfn"):
         folder = tmp_path / kind
         shutil.copytree(REPO / "examples", folder / "examples")
         for name, text in files.items():
             (folder / cwd / name).write_text(textwrap.dedent(text).lstrip())
-        shapes.append(_local(folder / cwd, pipeline) if kind == "local" else _step_functions(folder / cwd, pipeline, aws))
+        shapes.append(_local(folder / cwd, pipeline) if kind == "local" else _step_functions(folder / cwd, pipeline, aws, list(render)))
     (local_code, local), (outcome, emulated) = shapes
     assert emulated["steps"] == local["steps"], outcome
     assert emulated["parameters"] == local["parameters"]
@@ -110,14 +112,15 @@ def test_a_failing_run_fails_the_execution(tmp_path, aws, node_tools):
 
 @pytest.mark.notebook
 @pytest.mark.parametrize(
-    ("pipeline", "cwd"),
+    ("pipeline", "cwd", "render"),
     [
-        ("examples/quickstart/pipeline.py", "."),
-        ("examples/composites/pipeline.py", "."),
-        ("hello.py", "examples/docs"),
-        ("hello.yaml", "examples/docs"),
+        # main() passes the parameters file to execute(); rendering is told it as a user would be
+        ("examples/quickstart/pipeline.py", ".", ("--parameters", "examples/quickstart/parameters.yaml")),
+        ("examples/composites/pipeline.py", ".", ()),
+        ("hello.py", "examples/docs", ()),
+        ("hello.yaml", "examples/docs", ()),
     ],
 )
-def test_every_example(tmp_path, aws, node_tools, pipeline, cwd):
-    local, _ = _both(tmp_path, aws, {}, pipeline, cwd=cwd)
+def test_every_example(tmp_path, aws, node_tools, pipeline, cwd, render):
+    local, _ = _both(tmp_path, aws, {}, pipeline, cwd=cwd, render=render)
     assert local["status"] == "SUCCESS"
