@@ -102,8 +102,3 @@ def execute(definition: Path, jobs: Path, cwd: Path, name: str, aws: str, **inpu
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-@pytest.fixture(scope="session")
-def node_tools() -> None:
-    ensure_node_tools()

@@ -41,7 +41,10 @@ def _project(tmp_path: Path, **more: object) -> tuple[Path, Path]:
         "overrides": {"hello": {"memory_mib": 512}},
         **more,
     }
-    config = {"pipeline-executor": {"type": "step-functions", "config": executor}, "run-log-store": {"type": "chunked-fs"}}
+    config = {
+        "pipeline-executor": {"type": "step-functions", "config": executor},
+        "run-log-store": {"type": "chunked-fs"},
+    }
     (tmp_path / "sfn.yaml").write_text(yaml.safe_dump(config))
     (tmp_path / "greet.yaml").write_text(PIPELINE)
     return tmp_path / "greet.yaml", tmp_path / "sfn.yaml"
@@ -95,7 +98,9 @@ def test_every_rendered_job_definition_is_accepted_by_batch(tmp_path: Path, aws:
     definitions = {d["jobDefinitionName"]: d for d in found["jobDefinitions"]}
     assert set(definitions) == {"greet", "greet-hello"}
     container = definitions["greet"]["containerProperties"]
-    assert container["secrets"] == [{"name": "TOKEN", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:token-AbCdEf"}]
+    assert container["secrets"] == [
+        {"name": "TOKEN", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:token-AbCdEf"}
+    ]
     assert definitions["greet"]["timeout"] == {"attemptDurationSeconds": 600}
     rule = definitions["greet"]["retryStrategy"]["evaluateOnExit"][0]
     assert (rule["onExitCode"], rule["action"].upper()) == ("3", "RETRY")  # Batch echoes actions lowered

@@ -21,7 +21,7 @@ import pytest
 from aws_server import Aws
 from runnable.defaults.chunked_run_log import ChunkedFileSystemRunLogStore
 from runnable.defaults.file_system_run_log import FileSystemRunLogStore
-from sfn_tools import PARITY, REPO, execute, node_tools, validate  # noqa: F401 - node_tools is a fixture
+from sfn_tools import PARITY, REPO, execute, validate
 
 PARAMETERS = {"RUNNABLE_PRM_values": "[1, 2, 3]", "RUNNABLE_PRM_name": "world"}
 
@@ -52,7 +52,18 @@ def _local(folder: Path, pipeline: str) -> tuple[int, dict[str, Any]]:
 def _step_functions(folder: Path, pipeline: str, aws: Aws, render: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     (folder / "sfn.yaml").write_text(_config(aws))
     out = folder / "out"
-    command = [sys.executable, "-m", "runnable", "render", pipeline, "-c", "sfn.yaml", "-o", str(out / "machine.json"), *render]
+    command = [
+        sys.executable,
+        "-m",
+        "runnable",
+        "render",
+        pipeline,
+        "-c",
+        "sfn.yaml",
+        "-o",
+        str(out / "machine.json"),
+        *render,
+    ]
     rendered = subprocess.run(command, cwd=folder, capture_output=True, text=True)
     assert rendered.returncode == 0, rendered.stdout + rendered.stderr
     (jobs,) = out.glob("*-batch-job-definitions.json")
@@ -71,7 +82,11 @@ def _both(
         shutil.copytree(REPO / "examples", folder / "examples")
         for name, text in files.items():
             (folder / cwd / name).write_text(textwrap.dedent(text).lstrip())
-        shapes.append(_local(folder / cwd, pipeline) if kind == "local" else _step_functions(folder / cwd, pipeline, aws, list(render)))
+        shapes.append(
+            _local(folder / cwd, pipeline)
+            if kind == "local"
+            else _step_functions(folder / cwd, pipeline, aws, list(render))
+        )
     (local_code, local), (outcome, emulated) = shapes
     assert emulated["steps"] == local["steps"], outcome
     assert emulated["parameters"] == local["parameters"]
@@ -82,9 +97,11 @@ def _both(
     return local, outcome
 
 
-def test_every_node_kind_three_deep(tmp_path, aws, node_tools):
+def test_every_node_kind_three_deep(tmp_path, aws):
     """map > parallel > loop (with break_on), a reducer, a conditional, python and shell tasks."""
-    local, outcome = _both(tmp_path, aws, {"tasks_parity.py": PARITY.TASKS, "nested.yaml": PARITY.NESTED}, "nested.yaml")
+    local, outcome = _both(
+        tmp_path, aws, {"tasks_parity.py": PARITY.TASKS, "nested.yaml": PARITY.NESTED}, "nested.yaml"
+    )
     assert local["parameters"]["summary"] == ("json", "left:4:20")
     # the loop's rounds ran one per fan-out, and each map branch ran its own success step
     called = [" ".join(job[1][:5]) for job in outcome["jobs"]]
@@ -93,7 +110,7 @@ def test_every_node_kind_three_deep(tmp_path, aws, node_tools):
     assert any("execute-step nested.yaml grid.1.success" in c for c in called)
 
 
-def test_retries_on_failure_catch_and_a_failing_branch(tmp_path, aws, node_tools):
+def test_retries_on_failure_catch_and_a_failing_branch(tmp_path, aws):
     """max_attempts inside the container, on_failure as Catch, a failing parallel branch that its siblings survive."""
     files = {"tasks_parity.py": PARITY.TASKS, "failures.yaml": PARITY.FAILURES}
     local, outcome = _both(tmp_path, aws, files, "failures.yaml")
@@ -103,7 +120,7 @@ def test_retries_on_failure_catch_and_a_failing_branch(tmp_path, aws, node_tools
     assert {job[0] for job in failed} >= {"fan.*.check", "split.bad.boom"}, failed
 
 
-def test_a_failing_run_fails_the_execution(tmp_path, aws, node_tools):
+def test_a_failing_run_fails_the_execution(tmp_path, aws):
     files = {"tasks_parity.py": PARITY.TASKS, "broken.yaml": PARITY.BROKEN}
     local, outcome = _both(tmp_path, aws, files, "broken.yaml")
     assert local["status"] == "FAIL"
@@ -121,6 +138,6 @@ def test_a_failing_run_fails_the_execution(tmp_path, aws, node_tools):
         ("hello.yaml", "examples/docs", ()),
     ],
 )
-def test_every_example(tmp_path, aws, node_tools, pipeline, cwd, render):
+def test_every_example(tmp_path, aws, pipeline, cwd, render):
     local, _ = _both(tmp_path, aws, {}, pipeline, cwd=cwd, render=render)
     assert local["status"] == "SUCCESS"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from runnable_aws.stepfunctions.plan import KEYS_BUDGET, summary
-from sfn_tools import PARITY, REPO, node_tools, validate  # noqa: F401 - node_tools is a fixture
+from sfn_tools import PARITY, REPO, validate
 
 EXAMPLES = [
     ("examples/quickstart/pipeline.py", "."),
@@ -75,7 +75,7 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_every_example_and_test_pipeline_passes_asl_validator(tmp_path, project, node_tools):
+def test_every_example_and_test_pipeline_passes_asl_validator(tmp_path, project):
     rendered = []
     for mode in ("inline", "distributed"):
         for pipeline in ("nested.yaml", "failures.yaml", "broken.yaml"):
@@ -173,7 +173,9 @@ def test_configuration_reaches_the_job_definitions(project):
     code, output, out = _render(project, "secrets.yaml", executor)
     assert code == 0, output
     machine = json.loads((out / "machine.json").read_text())
-    definitions = {d["jobDefinitionName"]: d for d in json.loads((out / "secrets-batch-job-definitions.json").read_text())}
+    definitions = {
+        d["jobDefinitionName"]: d for d in json.loads((out / "secrets-batch-job-definitions.json").read_text())
+    }
     assert set(definitions) == {"secrets", "secrets-train"}
     base, train = definitions["secrets"], definitions["secrets-train"]
     assert base["containerProperties"]["resourceRequirements"] == [
@@ -228,3 +230,17 @@ def test_bad_configuration_is_one_clear_error(project, pipeline, executor, store
     assert code != 0
     assert expected in " ".join(output.split()), output
     assert "Traceback" not in output
+
+
+def test_the_picture_draws_every_state_and_edge(project):
+    code, output, out = _render(project, "failures.yaml", _executor())
+    assert code == 0, output
+    machine = json.loads((out / "machine.json").read_text())
+    picture = (out / "failures-sfn.mmd").read_text()
+    states = _states(machine["States"])
+    assert picture.startswith("flowchart TD\n")
+    for name in states:
+        assert f'"{name}' in picture, name
+    catches = sum(len(s.get("Catch", [])) for s in states.values())
+    assert picture.count("-.->|catch|") == catches
+    assert picture.count("subgraph ") == sum(s["Type"] in ("Map", "Parallel") for s in states.values())

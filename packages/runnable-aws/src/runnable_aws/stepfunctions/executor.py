@@ -96,9 +96,12 @@ class StepFunctionsExecutor(BaseRenderingExecutor):
     def render(self, context: RunContext) -> dict[str, str]:
         machine, definitions = self.build(context)
         base = self.base_name(context)
+        from runnable_aws.stepfunctions.picture import mermaid
+
         return {
             f"{base}-sfn.json": json.dumps(machine, indent=2) + "\n",
             f"{base}-batch-job-definitions.json": json.dumps(definitions, indent=2) + "\n",
+            f"{base}-sfn.mmd": mermaid(machine),
         }
 
     def base_name(self, context: RunContext) -> str:
