@@ -1,7 +1,8 @@
 """The rendered state machine, unchanged, executed by a real ASL interpreter (npm aws-local-stepfunctions).
 
 Each Task state is carried out by ``sfn_run.mjs``: a Batch job runs its container command in a fresh process
-with the job definition's environment, an S3 ``getObject`` reads the moto server. The run log must equal a
+with the job definition's environment, an S3 ``getObject`` reads the moto server. The containers share only
+the S3 run log store and catalog (runnable-aws's own, on moto), as on AWS. The run log must equal a
 ``local`` run's, with the comparison and the pipelines the emulator executor is held to
 (``tests/test_emulator_parity.py``: statuses and attempts per step, final parameters, catalog hashes).
 """
@@ -19,10 +20,11 @@ from typing import Any
 
 import pytest
 from aws_server import Aws
-from runnable.defaults.chunked_run_log import ChunkedFileSystemRunLogStore
 from runnable.defaults.file_system_run_log import FileSystemRunLogStore
+from runnable_aws.s3_run_log import S3RunLogStore
 from sfn_tools import PARITY, REPO, execute, validate
 
+RUNS = "sfn/runs"
 PARAMETERS = {"RUNNABLE_PRM_values": "[1, 2, 3]", "RUNNABLE_PRM_name": "world"}
 
 
@@ -31,13 +33,15 @@ def _config(aws: Aws) -> str:
         "image": "runnable/test:local",
         "job_queue": "runnable-test",
         "plans": {"bucket": aws.bucket},
-        # the containers' environment: where S3 is, and the run's initial parameters as the parity tests give them
-        "environment": {"AWS_ENDPOINT_URL_S3": aws.endpoint, **PARAMETERS},
+        # the containers' environment: where AWS is, and the run's initial parameters as the parity tests give them
+        "environment": {"AWS_ENDPOINT_URL": aws.endpoint, **PARAMETERS},
         "retry": {"max_attempts": 1, "interval_seconds": 1},
     }
-    return json.dumps(
-        {"pipeline-executor": {"type": "step-functions", "config": executor}, "run-log-store": {"type": "chunked-fs"}}
-    )
+    stores = {
+        "run-log-store": {"type": "s3", "config": {"bucket": aws.bucket, "prefix": RUNS}},
+        "catalog": {"type": "s3", "config": {"bucket": aws.bucket, "prefix": "sfn/catalog"}},
+    }
+    return json.dumps({"pipeline-executor": {"type": "step-functions", "config": executor}, **stores})
 
 
 def _local(folder: Path, pipeline: str) -> tuple[int, dict[str, Any]]:
@@ -69,7 +73,7 @@ def _step_functions(folder: Path, pipeline: str, aws: Aws, render: list[str]) ->
     (jobs,) = out.glob("*-batch-job-definitions.json")
     validate(out / "machine.json")
     outcome = execute(out / "machine.json", jobs, folder, "parity", aws.endpoint)
-    run_log = ChunkedFileSystemRunLogStore(log_folder=str(folder / ".run_log_store")).get_run_log("parity")
+    run_log = S3RunLogStore(bucket=aws.bucket, prefix=RUNS, endpoint_url=aws.endpoint).get_run_log("parity")
     return outcome, PARITY.shape(run_log)
 
 

@@ -221,7 +221,6 @@ def test_secret_values_never_reach_the_rendered_files(project, monkeypatch):
         ("secrets.yaml", _executor(secrets={"DB_PASSWORD": "hunter2"}), "chunked-fs", "never the value itself"),
         ("secrets.yaml", _executor(overrides={"tarin": {"vcpu": 4}}), "chunked-fs", "overrides name step 'tarin'"),
         ("nested.yaml", {**_executor(), "plans": None}, "chunked-fs", "add plans: {bucket: BUCKET}"),
-        ("nested.yaml", _executor(), "file-system", "cannot take concurrent writers"),
         ("nested.yaml", _executor(map_mode="fast"), "chunked-fs", "map_mode"),
     ],
 )
@@ -244,3 +243,18 @@ def test_the_picture_draws_every_state_and_edge(project):
     catches = sum(len(s.get("Catch", [])) for s in states.values())
     assert picture.count("-.->|catch|") == catches
     assert picture.count("subgraph ") == sum(s["Type"] in ("Map", "Parallel") for s in states.values())
+
+
+def test_branches_run_one_at_a_time_when_the_store_cannot_take_concurrent_writers(project):
+    code, output, out = _render(project, "failures.yaml", _executor(max_concurrency=8), store="file-system")
+    assert code == 0, output
+    validate(out / "machine.json")
+    states = _states(json.loads((out / "machine.json").read_text())["States"])
+    assert states["split"]["Next"] == "split (good)"
+    assert states["split (good)"]["Next"] == "split (bad)" and len(states["split (good)"]["Branches"]) == 1
+    assert states["split (good)"]["Catch"][0]["Next"] == "split (bad)"
+    assert states["split (bad)"]["Next"] == "split (fan-in)"
+    assert states["fan (branches)"]["MaxConcurrency"] == 1
+    code, output, out = _render(project, "failures.yaml", _executor(max_concurrency=8))
+    states = _states(json.loads((out / "machine.json").read_text())["States"])
+    assert states["split (branches)"]["Type"] == "Parallel" and states["fan (branches)"]["MaxConcurrency"] == 8

@@ -10,6 +10,8 @@ The state machine reproduces :class:`runnable.executors.emulator.CommandDriver`'
   (``{done, keys, count}``, see :mod:`runnable_aws.stepfunctions.plan`) that an ``aws-sdk:s3:getObject``
   Task reads: a ``Map`` runs over the keys, a ``Choice`` picks the conditional's branch, and a loop is a
   ``Choice`` on ``done`` around a one-key ``Map`` that leads back to the fan-out, one round per fan-out;
+  with a run log store that cannot take concurrent writers, branches run one at a time (a one-branch
+  ``Parallel`` state per parallel branch, in sequence; maps with ``MaxConcurrency`` 1);
 * a branch's own terminal step runs too, then the branch ends in ``Succeed`` whatever its outcome (its
   status is in the run log, the fan-in decides the composite's), so one failing branch never cancels its
   siblings; the pipeline's success step ends in ``Succeed``, its fail step in ``Fail``.
@@ -149,6 +151,8 @@ class StateBuilder:
     plan_prefix: str
     max_concurrency: int = 0
     map_mode: str = "inline"
+    # The run log store cannot take concurrent writers: branches run one at a time.
+    sequential: bool = False
     comment: str = ""
     timeout_seconds: int | None = None
     # Retry of the S3 read of a plan: reading is idempotent, any failure may be retried.
@@ -222,12 +226,19 @@ class StateBuilder:
         states: dict[str, Any] = {}
         if isinstance(node, ParallelNode):
             branches_state = scope.state(name, " (branches)")
+            if self.sequential:  # one branch after the other: a one-branch Parallel state each
+                targets = [scope.state(name, f" ({key})") for key in node.branches] + [fan_in]
+                branches_state = targets[0]
             states[scope.state(name)] = self._job(name, self._call("fan-out", scope, name), branches_state, failure)
             branches = []
-            for key, branch in node.branches.items():
+            for index, (key, branch) in enumerate(node.branches.items()):
                 start, inner = self.graph_states(branch, scope.inner(name, key))
                 branches.append({"StartAt": start, "States": inner})
-            states[branches_state] = self._branches({"Type": "Parallel", "Branches": branches}, scope, fan_in)
+                if self.sequential:
+                    one = {"Type": "Parallel", "Branches": [branches[-1]]}
+                    states[targets[index]] = self._branches(one, scope, targets[index + 1])
+            if not self.sequential:
+                states[branches_state] = self._branches({"Type": "Parallel", "Branches": branches}, scope, fan_in)
         else:
             states.update(self._planned(node, scope, failure, fan_in))
         states[fan_in] = self._job(name, self._call("fan-in", scope, name), next_state, failure)
@@ -317,8 +328,8 @@ class StateBuilder:
                 "Catch": [{"ErrorEquals": ALL, "ResultPath": None, "Next": scope.state(name)}],
             }
             return states
-        if self.max_concurrency:
-            branches["MaxConcurrency"] = self.max_concurrency
+        if self.sequential or self.max_concurrency:
+            branches["MaxConcurrency"] = 1 if self.sequential else self.max_concurrency
         states[decide] = {
             **branches,
             "Next": fan_in,

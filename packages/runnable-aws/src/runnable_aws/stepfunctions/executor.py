@@ -141,6 +141,7 @@ class StepFunctionsExecutor(BaseRenderingExecutor):
             plan_prefix=self.plans.prefix if self.plans else "",
             max_concurrency=self.max_concurrency,
             map_mode=self.map_mode,
+            sequential=not context.run_log_store.supports_concurrent_writers,
             comment=f"runnable pipeline {context.pipeline_file or ''}: every state is a runnable protocol call",
             timeout_seconds=self.execution_timeout_seconds,
             read_retry=self.retry.model_copy(update={"errors": ["States.TaskFailed"]}).render(),
@@ -195,12 +196,6 @@ class StepFunctionsExecutor(BaseRenderingExecutor):
                 f"pipeline-executor 'step-functions': step {planned[0]!r} of {where} is planned at run time and its "
                 "plan travels through S3, and no bucket is configured for it",
                 hint="add plans: {bucket: BUCKET} to the executor's config",
-            )
-        if any(isinstance(s, CompositeNode) for s in steps) and not context.run_log_store.supports_concurrent_writers:
-            raise ConfigurationError(
-                f"pipeline-executor 'step-functions': branches of {where} run at the same time and run log store "
-                f"{context.run_log_store.service_name!r} cannot take concurrent writers",
-                hint="use run-log-store: {type: s3} (or chunked-fs on a shared file system)",
             )
 
 
