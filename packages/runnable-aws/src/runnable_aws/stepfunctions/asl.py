@@ -116,7 +116,7 @@ class Scope:
 
     def address(self, name: str) -> Expr:
         part = name.replace(" ", "%")
-        return part if self.prefix is None else self.prefix + f".{part}"  # type: ignore[return-value]
+        return Expr(part) if self.prefix is None else self.prefix + f".{part}"
 
     def inner(self, name: str, key: Expr | str, depth: int | None = None) -> Scope:
         base = _as_expr(self.address(name))
