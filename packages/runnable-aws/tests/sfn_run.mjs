@@ -2,7 +2,7 @@
 // Task state carried out by a local handler that does what the AWS integration it names does, no more:
 //
 //   arn:aws:states:::batch:submitJob.sync   runs the job definition's container command, as overridden by the
-//       state's ContainerOverrides, in a fresh process with the job definition's environment (plus the
+//       state's ContainerOverrides, in a fresh process (in a fresh copy of the project folder) with the job definition's environment (plus the
 //       overrides' Environment, plus its Secrets Manager secrets resolved as Batch does); Batch's
 //       retryStrategy is honoured (evaluateOnExit); a non-zero exit fails the state with States.TaskFailed.
 //       `runnable` and `python` at the head of the command are the interpreter given (no container here).
@@ -12,7 +12,8 @@
 //                           "name": EXECUTION_NAME, "input": {...}}'
 // prints one JSON line: {"status": "SUCCEEDED"|"FAILED", "error", "cause", "jobs": [[state, command, exit], ...]}
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,9 +37,14 @@ class TaskFailed extends Error {
   }
 }
 
-function run(argv, env) {
+// The image: the project folder as it was before the execution. Each container starts from a fresh copy of it
+// and sees no file another container wrote (they share only the run log store and the catalog, as on AWS).
+const image = mkdtempSync(join(tmpdir(), 'sfn-image-'));
+cpSync(options.cwd, image, { recursive: true });
+
+function run(argv, env, cwd = options.cwd) {
   return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0], argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -83,7 +89,13 @@ async function submitJobSync(state, parameters) {
   const attempts = definition.retryStrategy?.attempts ?? 1;
   let done;
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    done = await run(headOf(command), env);
+    const workdir = mkdtempSync(join(tmpdir(), 'sfn-job-'));
+    cpSync(image, workdir, { recursive: true });
+    try {
+      done = await run(headOf(command), env, workdir);
+    } finally {
+      rmSync(workdir, { recursive: true, force: true });
+    }
     jobs.push([state, command, done.code]);
     if (done.code === 0 || batchAction(definition.retryStrategy, done.code) === 'EXIT') break;
   }
@@ -135,4 +147,5 @@ try {
 } catch (error) {
   outcome = { status: 'FAILED', error: error.name, cause: String(error.message ?? error).slice(0, 4000) };
 }
+rmSync(image, { recursive: true, force: true });
 process.stdout.write(JSON.stringify({ ...outcome, jobs }) + '\n');
