@@ -78,7 +78,13 @@ def _step_functions(folder: Path, pipeline: str, aws: Aws, render: list[str]) ->
 
 
 def _both(
-    tmp_path: Path, aws: Aws, files: dict[str, str], pipeline: str, cwd: str = ".", render: tuple[str, ...] = ()
+    tmp_path: Path,
+    aws: Aws,
+    files: dict[str, str],
+    pipeline: str,
+    cwd: str = ".",
+    render: tuple[str, ...] = (),
+    shared_folder: bool = True,
 ) -> tuple[Any, ...]:
     shapes = []
     for kind in ("local", "sfn"):
@@ -94,11 +100,12 @@ def _both(
     (local_code, local), (outcome, emulated) = shapes
     assert emulated["steps"] == local["steps"], outcome
     assert emulated["parameters"] == local["parameters"]
-    assert emulated["catalog"] == local["catalog"]
+    if shared_folder:
+        assert emulated["catalog"] == local["catalog"]
     assert emulated["status"] == local["status"]
     # the execution succeeds exactly when the run did (a failed run ends in the Fail state)
     assert outcome["status"] == ("SUCCEEDED" if local_code == 0 else "FAILED"), outcome
-    return local, outcome
+    return local, outcome, emulated
 
 
 def test_every_node_kind_three_deep(tmp_path, aws):
@@ -117,7 +124,12 @@ def test_every_node_kind_three_deep(tmp_path, aws):
 def test_retries_on_failure_catch_and_a_failing_branch(tmp_path, aws):
     """max_attempts inside the container, on_failure as Catch, a failing parallel branch that its siblings survive."""
     files = {"tasks_parity.py": PARITY.TASKS, "failures.yaml": PARITY.FAILURES}
-    local, outcome = _both(tmp_path, aws, files, "failures.yaml")
+    local, outcome, emulated = _both(tmp_path, aws, files, "failures.yaml", shared_folder=False)
+    # `put: checked-*.txt` in one folder (local) also picks up the files earlier map branches wrote; each container
+    # has a folder of its own and puts only its own file. That is the only difference allowed.
+    assert emulated["catalog"] <= local["catalog"]
+    extra = local["catalog"] - emulated["catalog"]
+    assert all(step.startswith("fan.") and name != f"checked-{step.split('.')[1]}.txt" for step, _, name, _ in extra)
     assert local["steps"]["fan.2.check"][0] == "FAIL" and local["steps"]["fan.2.patched"][0] == "SUCCESS"
     assert local["steps"]["split"][0] == "FAIL" and local["parameters"]["total"] == ("json", 2)
     failed = [job for job in outcome["jobs"] if job[2] != 0]
@@ -126,7 +138,7 @@ def test_retries_on_failure_catch_and_a_failing_branch(tmp_path, aws):
 
 def test_a_failing_run_fails_the_execution(tmp_path, aws):
     files = {"tasks_parity.py": PARITY.TASKS, "broken.yaml": PARITY.BROKEN}
-    local, outcome = _both(tmp_path, aws, files, "broken.yaml")
+    local, outcome, _ = _both(tmp_path, aws, files, "broken.yaml")
     assert local["status"] == "FAIL"
     assert outcome["error"] in ("runnable.RunFailed", "ExecutionError") and "run failed" in outcome["cause"]
 
@@ -143,5 +155,5 @@ def test_a_failing_run_fails_the_execution(tmp_path, aws):
     ],
 )
 def test_every_example(tmp_path, aws, pipeline, cwd, render):
-    local, _ = _both(tmp_path, aws, {}, pipeline, cwd=cwd, render=render)
+    local, _, _ = _both(tmp_path, aws, {}, pipeline, cwd=cwd, render=render)
     assert local["status"] == "SUCCESS"
