@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_server import Aws
 from runnable.testing import RenderingExecutorSuite, StepCommand
 from runnable.testing.executors import SECRET_NAME
 from runnable_aws.stepfunctions.asl import BATCH, RUN, Expr, command_field
 from runnable_aws.stepfunctions.executor import StepFunctionsExecutor
+from sfn_tools import execute
 
 _TOKEN = re.compile(r"\s*(?:(States\.\w+)\(|'((?:\\.|[^'\\])*)'|(\$\$?[\w.\[\]]*)|(\))|(,))")
 
@@ -105,12 +109,30 @@ def test_the_evaluator_reads_what_the_renderer_writes() -> None:
 
 class TestStepFunctionsExecutor(RenderingExecutorSuite):
     @pytest.fixture
-    def pipeline_executor(self) -> StepFunctionsExecutor:
+    def artifact_runner(self, aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Any:
+        """Runs the rendered state machine in aws-local-stepfunctions (sfn_run.mjs), plans in moto's S3."""
+
+        def run(files: dict[str, str], folder: Path) -> None:
+            rendered = folder.parent / f"{folder.name}-rendered"
+            rendered.mkdir()
+            for name, text in files.items():
+                (rendered / name).write_text(text)
+            monkeypatch.setenv("AWS_ENDPOINT_URL", aws.endpoint)  # the containers' S3 (plans)
+            (machine,) = rendered.glob("*-sfn.json")
+            (jobs,) = rendered.glob("*-batch-job-definitions.json")
+            execute(machine, jobs, folder, f"conformance-{uuid.uuid4().hex[:8]}", aws.endpoint)
+
+        return run
+
+    @pytest.fixture
+    def pipeline_executor(self, aws: Aws, secret_value: str) -> StepFunctionsExecutor:
+        # the secret the tasks need, in moto's Secrets Manager: Batch resolves the reference when a job starts
+        created = aws.client("secretsmanager").create_secret(Name="conformance-token", SecretString=secret_value)
         return StepFunctionsExecutor(
             image="registry.example.com/project:1.0",  # no 12345: the suite looks for it
             job_queue="runnable",
-            plans={"bucket": "runnable-plans"},
-            secrets={SECRET_NAME: "arn:aws:secretsmanager:eu-west-1:210987654321:secret:token-AbCdEf"},
+            plans={"bucket": aws.bucket},
+            secrets={SECRET_NAME: created["ARN"]},
         )
 
     def commands_in(self, files: dict[str, str]) -> list[StepCommand]:
