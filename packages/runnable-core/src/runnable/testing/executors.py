@@ -25,9 +25,9 @@ from runnable.testing import tasks
 from runnable.testing.commands import StepCommand, find_commands
 from runnable.testing.harness import ServiceSuite, Workspace, missing_fixture
 
-SECRET_NAME = "CONFORMANCE_RENDER_TOKEN"
+SECRET_NAME = "CONFORMANCE_RENDER_TOKEN"  # not RUNNABLE_*: the workspace clears those
 # A nested parameter value the rendered files must not hold; not a run of digits an ARN or a port would have.
-ROWS = 97_531_864_2  # not RUNNABLE_*: the workspace clears those
+ROWS = 9753186420
 
 # Task steps of every command type, a name with a space, a stub, and a step reached only through on_failure.
 LINEAR = textwrap.dedent(
