@@ -24,10 +24,3 @@ def register_secrets_managers() -> list[type]:
     from runnable_aws.secrets_manager import AwsSecretsManager
 
     return [AwsSecretsManager]
-
-
-@hookimpl
-def register_pipeline_executors() -> list[type]:
-    from runnable_aws.stepfunctions.executor import StepFunctionsExecutor
-
-    return [StepFunctionsExecutor]
