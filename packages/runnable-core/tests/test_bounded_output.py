@@ -47,7 +47,7 @@ MEASURE = textwrap.dedent(
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     os.environ.update(secrets)
     with capture_output(Redactor(secrets)) as output:
-        task.run(node, None, values, secrets, TaskResult())
+        task.run(node, values, secrets, TaskResult())
     entry = output.save(catalog, "r", "big.execution.log")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     stored = Path(".catalog/r/big.execution.log").stat().st_size

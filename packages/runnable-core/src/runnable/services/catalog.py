@@ -129,7 +129,7 @@ class BaseCatalog(Service):
                     else:
                         digest = _hash_stream(source)
             except OSError as error:
-                raise CatalogError(f"catalog put of {str(path)!r} failed: {error.strerror or error}") from None
+                raise CatalogError(f"catalog put of {str(path)!r} failed: {_os_reason(error)}") from None
             entries.append(self._entry(run_id, name, digest, "put", store_copy))
         return entries
 
@@ -162,7 +162,7 @@ class BaseCatalog(Service):
                     temporary.unlink(missing_ok=True)
                     raise
             except OSError as error:
-                raise CatalogError(f"catalog get into {str(destination)!r} failed: {error.strerror or error}") from None
+                raise CatalogError(f"catalog get into {str(destination)!r} failed: {_os_reason(error)}") from None
             entries.append(self._entry(run_id, name, digest, "get", True))
         return entries
 
@@ -209,6 +209,12 @@ def _hash_stream(source: IO[bytes]) -> str:
     while chunk := source.read(CHUNK):
         digest.update(chunk)
     return digest.hexdigest()
+
+
+def _os_reason(error: OSError) -> str:
+    """Why an OS call failed, naming the file it failed on (the catalog's side or the step's)."""
+    where = error.filename or ""
+    return f"{where}: {error.strerror}" if where and error.strerror else str(error.strerror or error)
 
 
 def put_clashes(puts_by_branch: Mapping[str, Iterable[DataCatalog]]) -> list[str]:
