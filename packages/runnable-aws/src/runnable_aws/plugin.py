@@ -24,3 +24,10 @@ def register_secrets_managers() -> list[type]:
     from runnable_aws.secrets_manager import AwsSecretsManager
 
     return [AwsSecretsManager]
+
+
+@hookimpl
+def register_pipeline_executors() -> list[type]:
+    from runnable_aws.stepfunctions.executor import StepFunctionsExecutor
+
+    return [StepFunctionsExecutor]

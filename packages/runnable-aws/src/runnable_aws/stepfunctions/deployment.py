@@ -1,0 +1,161 @@
+"""Deploy a pipeline to AWS: register its Batch job definitions, create or update its state machine, and
+optionally start an execution (whose name is the run id)::
+
+    from runnable_aws.stepfunctions import deploy
+
+    deployment = deploy("pipeline.yaml", "sfn.yaml", start=True)
+    print(deployment.execution_arn)
+
+The pipeline is rendered by ``runnable render`` (the same files you can inspect), in a temporary folder.
+Deploying twice changes nothing: a job definition gets a new revision only when it differs from its latest
+active one, and the state machine is updated only when its definition or role changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from runnable.errors import ConfigurationError, InfrastructureError, RunnableError
+
+
+@dataclass
+class Deployment:
+    """What deploy did."""
+
+    state_machine_arn: str
+    created: bool
+    updated: bool
+    job_definition_arns: list[str] = field(default_factory=list)
+    registered: list[str] = field(default_factory=list)  # the job definitions that got a new revision
+    execution_arn: str | None = None
+
+
+def render(pipeline_file: str | Path, config_file: str | Path, parameters_file: str | Path | None = None) -> tuple:
+    """The state machine and job definitions ``runnable render`` writes, as Python objects."""
+    with tempfile.TemporaryDirectory(prefix="runnable-sfn-") as folder:
+        target = Path(folder) / "machine.json"
+        command = [sys.executable, "-m", "runnable", "render", str(pipeline_file), "-c", str(config_file)]
+        command += ["-o", str(target)] + (["--parameters", str(parameters_file)] if parameters_file else [])
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+            raise RunnableError(f"runnable render {pipeline_file}: {lines[-1] if lines else 'failed'}")
+        (jobs,) = Path(folder).glob("*-batch-job-definitions.json")
+        return json.loads(target.read_text()), json.loads(jobs.read_text())
+
+
+def _executor_config(config_file: str | Path) -> Any:
+    from runnable_aws.stepfunctions.executor import StepFunctionsExecutor
+
+    document = yaml.safe_load(Path(config_file).read_text()) or {}
+    block = document.get("pipeline-executor") or {}
+    if block.get("type") != "step-functions":
+        raise ConfigurationError(
+            f"{config_file}: pipeline-executor is {block.get('type')!r}; deploy needs type: step-functions"
+        )
+    return StepFunctionsExecutor(**(block.get("config") or {}))
+
+
+def deploy(
+    pipeline_file: str | Path,
+    config_file: str | Path,
+    *,
+    parameters_file: str | Path | None = None,
+    start: bool = False,
+    execution_name: str | None = None,
+    execution_input: dict[str, Any] | None = None,
+    endpoint_url: str | None = None,
+) -> Deployment:
+    """Register the job definitions, create or update the state machine, and start it if ``start``.
+
+    AWS is found the standard way (environment, profile, role); ``endpoint_url`` points every client elsewhere
+    (a VPC endpoint, or moto in the tests). The state machine's role is the executor's ``state_machine_role_arn``.
+    """
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    executor = _executor_config(config_file)
+    if not executor.state_machine_role_arn:
+        raise ConfigurationError(
+            f"{config_file}: deploy needs state_machine_role_arn, the role Step Functions runs the state machine as",
+            hint="add state_machine_role_arn: arn:aws:iam::ACCOUNT:role/NAME to the step-functions executor's config",
+        )
+    machine, definitions = render(pipeline_file, config_file, parameters_file)
+    name = executor.name or Path(pipeline_file).stem
+    from runnable_aws.stepfunctions.batch import job_definition_name
+
+    name = job_definition_name(name)
+    options = {k: v for k, v in (("region_name", executor.region), ("endpoint_url", endpoint_url)) if v}
+    try:
+        batch = boto3.client("batch", **options)
+        sfn = boto3.client("stepfunctions", **options)
+        deployment = _state_machine(sfn, name, machine, executor)
+        for definition in definitions:
+            arn, registered = _job_definition(batch, definition)
+            deployment.job_definition_arns.append(arn)
+            if registered:
+                deployment.registered.append(definition["jobDefinitionName"])
+        if start:
+            arguments = {"stateMachineArn": deployment.state_machine_arn, "input": json.dumps(execution_input or {})}
+            if execution_name:
+                arguments["name"] = execution_name
+            deployment.execution_arn = sfn.start_execution(**arguments)["executionArn"]
+    except ClientError as error:
+        raise RunnableError(f"deploy {pipeline_file}: AWS refused: {error}") from None
+    except BotoCoreError as error:
+        where = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or "AWS"
+        raise InfrastructureError(f"deploy {pipeline_file}: cannot reach {where}: {error}") from None
+    return deployment
+
+
+def _contains(actual: Any, wanted: Any) -> bool:
+    """``wanted`` is in ``actual``: Batch describes a definition with defaults filled in (volumes: [] ...)."""
+    if isinstance(wanted, dict):
+        if not isinstance(actual, dict):
+            return False
+        if isinstance(wanted.get("action"), str):  # evaluateOnExit actions are case-insensitive (and echoed lowered)
+            actual = {**actual, "action": str(actual.get("action", "")).upper()}
+            wanted = {**wanted, "action": wanted["action"].upper()}
+        return all(_contains(actual.get(k), v) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(actual, list) and len(actual) == len(wanted) and all(map(_contains, actual, wanted))
+    return actual == wanted
+
+
+def _same_definition(latest: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    return _contains(latest, wanted)
+
+
+def _job_definition(batch: Any, definition: dict[str, Any]) -> tuple[str, bool]:
+    """Register a new revision only when the latest active one differs."""
+    found = batch.describe_job_definitions(jobDefinitionName=definition["jobDefinitionName"], status="ACTIVE")
+    revisions = sorted(found.get("jobDefinitions", []), key=lambda d: d["revision"])
+    if revisions and _same_definition(revisions[-1], definition):
+        return revisions[-1]["jobDefinitionArn"], False
+    return batch.register_job_definition(**definition)["jobDefinitionArn"], True
+
+
+def _state_machine(sfn: Any, name: str, machine: dict[str, Any], executor: Any) -> Deployment:
+    text = json.dumps(machine, indent=2)
+    role = executor.state_machine_role_arn
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for listed in page["stateMachines"]:
+            if listed["name"] != name:
+                continue
+            arn = listed["stateMachineArn"]
+            current = sfn.describe_state_machine(stateMachineArn=arn)
+            if json.loads(current["definition"]) == machine and current["roleArn"] == role:
+                return Deployment(arn, created=False, updated=False)
+            sfn.update_state_machine(stateMachineArn=arn, definition=text, roleArn=role)
+            return Deployment(arn, created=False, updated=True)
+    tags = [{"key": k, "value": v} for k, v in sorted(executor.tags.items())]
+    created = sfn.create_state_machine(name=name, definition=text, roleArn=role, type="STANDARD", tags=tags)
+    return Deployment(created["stateMachineArn"], created=True, updated=False)
