@@ -9,19 +9,18 @@
 //   arn:aws:states:::aws-sdk:s3:getObject   reads the object from the S3 server (boto3, signed); Body is its text.
 //
 // usage: node sfn_run.mjs '{"definition": FILE, "jobs": FILE, "cwd": DIR, "python": EXE, "aws": URL,
-//                           "name": EXECUTION_NAME, "input": {...}}'
+//                           "name": EXECUTION_NAME, "input": {...}, "node_dir": DIR}'
 // prints one JSON line: {"status": "SUCCEEDED"|"FAILED", "error", "cause", "jobs": [[state, command, exit], ...]}
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const require = createRequire(join(dirname(fileURLToPath(import.meta.url)), '.node', 'package.json'));
-const { StateMachine } = require('aws-local-stepfunctions');
+import { join } from 'node:path';
 
 const options = JSON.parse(process.argv[2]);
+// aws-local-stepfunctions lives where sfn_tools.py installed it (outside the repository).
+const require = createRequire(join(options.node_dir, 'package.json'));
+const { StateMachine } = require('aws-local-stepfunctions');
 const definition = JSON.parse(readFileSync(options.definition, 'utf8'));
 const jobDefinitions = Object.fromEntries(
   JSON.parse(readFileSync(options.jobs, 'utf8')).map((d) => [d.jobDefinitionName, d]),

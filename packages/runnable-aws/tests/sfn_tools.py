@@ -100,6 +100,7 @@ def execute(definition: Path, jobs: Path, cwd: Path, name: str, aws: str, **inpu
         "name": name,
         "aws": aws,
         "input": input_,
+        "node_dir": str(NODE_DIR),
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}
     done = subprocess.run(

@@ -110,7 +110,7 @@ def _both(
 
 def test_every_node_kind_three_deep(tmp_path, aws):
     """map > parallel > loop (with break_on), a reducer, a conditional, python and shell tasks."""
-    local, outcome = _both(
+    local, outcome, _ = _both(
         tmp_path, aws, {"tasks_parity.py": PARITY.TASKS, "nested.yaml": PARITY.NESTED}, "nested.yaml"
     )
     assert local["parameters"]["summary"] == ("json", "left:4:20")
