@@ -324,3 +324,37 @@ def test_bad_configuration_is_one_line_naming_the_key(tmp_path: Path, aws: Aws, 
         assert "s3" in line  # the fix
     assert aws.client("batch").describe_job_definitions(jobDefinitionName="job")["jobDefinitions"] == []
     assert _everything_in_s3(aws) == "", "a refused configuration left a run behind"
+
+
+PYTHON_JOB = """
+from runnable import PythonJob, metric
+
+
+def double(size: int):
+    return size * 2, size / 2
+
+
+def main():
+    job = PythonJob(function=double, returns=["doubled", metric("half")])
+    job.execute()
+    return job
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_python_job_file_is_submitted_and_run_the_same_way(tmp_path: Path, aws: Aws, queue, secret_arn):
+    project = _project(tmp_path / "project", aws, _executor(aws, queue, secret_arn, secrets={}), job="")
+    (project / "job.yaml").unlink()
+    (project / "double_job.py").write_text(PYTHON_JOB)
+    command = [_runnable(), "execute-job", "double_job.py", "-c", "batch.yaml", "--run-id", "py-run"]
+    env = _clean_env(RUNNABLE_PRM_size="5")
+    submitted = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    container = _container(aws, _job_id(submitted.stdout), project, tmp_path / "image")
+    assert container.returncode == 0, container.stdout + container.stderr
+    ended = _stored(aws, "py-run")
+    assert ended.status == "SUCCESS" and ended.parameters["doubled"].value == 10
+    assert ended.job.attempts[-1].user_defined_metrics == {"half": 2.5}
