@@ -119,7 +119,7 @@ class AwsBatchJobExecutor(BaseJobExecutor):
             raise
         revision = arn.rsplit("/", 1)[-1]
         where = f" --region {self.region}" if self.region else ""
-        config = self.config_file or context.config.source
+        config = context.config.source  # as given here (config_file is the container's path)
         lines = [
             f"submitted AWS Batch job {job['jobId']} ({job['jobName']}) to queue {self.job_queue}",
             f"  job definition {revision} ({'new revision' if registered else 'unchanged'})",
