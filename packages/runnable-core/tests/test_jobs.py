@@ -5,12 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import ClassVar
 
 import pytest
 from core_helpers import run_log, write
 from pydantic import ValidationError
-from runnable import Catalog, PythonJob, ShellJob, metric, pickled
+from runnable import Catalog, PythonJob, ShellJob, metric, pickled, plugins
+from runnable.cli import app
+from runnable.hookspecs import hookimpl
 from runnable.sdk import ExecutionFailedError
+from runnable.services.executor import BaseJobExecutor
+from typer.testing import CliRunner
 
 
 def test_python_job_keeps_returns_catalog_and_uses_secrets(scratch, monkeypatch):
@@ -106,3 +111,44 @@ def test_notebook_job_runs_in_a_kernel_and_keeps_the_notebook(scratch):
     assert log.parameters["total"].value == 6 and log.job.status == "SUCCESS"
     assert (scratch / ".catalog" / "nbj" / "sum-job_out.ipynb").is_file()
     assert "total 6" in (scratch / ".catalog" / "nbj" / "job.execution.log").read_text()
+
+
+class _SubmittingJobExecutor(BaseJobExecutor):
+    """Creates the run and hands the task to "another service": returns the run log while it is PROCESSING."""
+
+    service_name: ClassVar[str] = "submit-test"
+
+    def execute_job(self, context):
+        from runnable.engine.run import Run
+
+        Run(context).open()
+        return context.run_log
+
+
+class _SubmittingPlugin:
+    @hookimpl
+    def register_job_executors(self):
+        return [_SubmittingJobExecutor]
+
+
+@pytest.fixture
+def submitting_executor():
+    pm = plugins.get_plugin_manager()
+    plugin = _SubmittingPlugin()
+    pm.register(plugin, name="submit-test")
+    plugins.get_registry.cache_clear()
+    yield
+    pm.unregister(plugin)
+    plugins.get_registry.cache_clear()
+
+
+def test_a_submitted_job_is_not_a_failure(scratch, submitting_executor):
+    """A job executor that submits the job (aws-batch) returns the run PROCESSING: execute-job exits 0, execute()
+    returns it."""
+    write(scratch / "job.yaml", "type: shell\ncommand: echo hi\n")
+    write(scratch / "submit.yaml", "job-executor: {type: submit-test}\n")
+    result = CliRunner().invoke(app, ["execute-job", "job.yaml", "-c", "submit.yaml", "--run-id", "sub1"])
+    assert result.exit_code == 0, result.output
+    assert run_log(scratch, "sub1")["status"] == "PROCESSING"
+    log = ShellJob(command="echo hi").execute(configuration_file="submit.yaml", job_id="sub2")
+    assert log is not None and log.status == "PROCESSING"

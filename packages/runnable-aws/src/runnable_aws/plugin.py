@@ -31,3 +31,10 @@ def register_pipeline_executors() -> list[type]:
     from runnable_aws.stepfunctions.executor import StepFunctionsExecutor
 
     return [StepFunctionsExecutor]
+
+
+@hookimpl
+def register_job_executors() -> list[type]:
+    from runnable_aws.batch_job import AwsBatchJobExecutor
+
+    return [AwsBatchJobExecutor]

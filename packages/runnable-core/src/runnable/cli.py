@@ -174,7 +174,7 @@ def _run_file(
     import logging
 
     from runnable import entrypoints
-    from runnable.models.run_log import SUCCESS
+    from runnable.models.run_log import PROCESSING, SUCCESS
 
     logging.basicConfig(level=log_level.upper())
     try:
@@ -203,7 +203,7 @@ def _run_file(
             )
     except RunnableError as error:
         raise _fail(error) from None
-    if run_log.status != SUCCESS:
+    if run_log.status not in (SUCCESS, PROCESSING):  # PROCESSING: submitted to a service that runs it (aws-batch)
         raise _fail(_run_failed(file, run_log))
     raise typer.Exit(0)
 

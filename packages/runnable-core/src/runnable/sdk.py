@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from runnable.errors import PipelineDefinitionError, RunnableError
 from runnable.models import graph as g
 from runnable.models.names import check_name
-from runnable.models.run_log import SUCCESS, RunLog
+from runnable.models.run_log import PROCESSING, SUCCESS, RunLog
 
 TaskReturns = g.ReturnSpec
 SUCCESS_NAME, FAIL_NAME = "success", "fail"
@@ -447,7 +447,10 @@ class BaseJob(BaseModel):
         parameters_file: str = "",
         log_level: str = "WARNING",
     ) -> RunLog | None:
-        """Run the job with the configured job executor; raises :class:`ExecutionFailedError` if it fails."""
+        """Run the job with the configured job executor; raises :class:`ExecutionFailedError` if it fails.
+
+        An executor that submits the job to run elsewhere (``aws-batch``) returns the run log as it stands,
+        ``PROCESSING``: that is no failure."""
         from runnable import frontdoor
 
         front = frontdoor.current()
@@ -473,7 +476,7 @@ class BaseJob(BaseModel):
         if front is not None:
             front.pipeline = self  # type: ignore[assignment]
             front.run_log = run_log
-        if run_log.status != SUCCESS:
+        if run_log.status not in (SUCCESS, PROCESSING):  # PROCESSING: submitted to a service that runs it
             raise ExecutionFailedError(run_log.run_id, run_log)
         return run_log
 

@@ -90,7 +90,7 @@ def deploy(
         )
     machine, definitions = render(pipeline_file, config_file, parameters_file)
     name = executor.name or Path(pipeline_file).stem
-    from runnable_aws.stepfunctions.batch import job_definition_name
+    from runnable_aws.batch import job_definition_name, register_job_definition
 
     name = job_definition_name(name)
     options = {k: v for k, v in (("region_name", executor.region), ("endpoint_url", endpoint_url)) if v}
@@ -99,7 +99,7 @@ def deploy(
         sfn = boto3.client("stepfunctions", **options)
         deployment = _state_machine(sfn, name, machine, executor)
         for definition in definitions:
-            arn, registered = _job_definition(batch, definition)
+            arn, registered = register_job_definition(batch, definition)
             deployment.job_definition_arns.append(arn)
             if registered:
                 deployment.registered.append(definition["jobDefinitionName"])
@@ -114,33 +114,6 @@ def deploy(
         where = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or "AWS"
         raise InfrastructureError(f"deploy {pipeline_file}: cannot reach {where}: {error}") from None
     return deployment
-
-
-def _contains(actual: Any, wanted: Any) -> bool:
-    """``wanted`` is in ``actual``: Batch describes a definition with defaults filled in (volumes: [] ...)."""
-    if isinstance(wanted, dict):
-        if not isinstance(actual, dict):
-            return False
-        if isinstance(wanted.get("action"), str):  # evaluateOnExit actions are case-insensitive (and echoed lowered)
-            actual = {**actual, "action": str(actual.get("action", "")).upper()}
-            wanted = {**wanted, "action": wanted["action"].upper()}
-        return all(_contains(actual.get(k), v) for k, v in wanted.items())
-    if isinstance(wanted, list):
-        return isinstance(actual, list) and len(actual) == len(wanted) and all(map(_contains, actual, wanted))
-    return actual == wanted
-
-
-def _same_definition(latest: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    return _contains(latest, wanted)
-
-
-def _job_definition(batch: Any, definition: dict[str, Any]) -> tuple[str, bool]:
-    """Register a new revision only when the latest active one differs."""
-    found = batch.describe_job_definitions(jobDefinitionName=definition["jobDefinitionName"], status="ACTIVE")
-    revisions = sorted(found.get("jobDefinitions", []), key=lambda d: d["revision"])
-    if revisions and _same_definition(revisions[-1], definition):
-        return revisions[-1]["jobDefinitionArn"], False
-    return batch.register_job_definition(**definition)["jobDefinitionArn"], True
 
 
 def _state_machine(sfn: Any, name: str, machine: dict[str, Any], executor: Any) -> Deployment:

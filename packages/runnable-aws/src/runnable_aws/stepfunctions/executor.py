@@ -27,8 +27,8 @@ from runnable.errors import ConfigurationError
 from runnable.models.graph import BaseNode, CompositeNode, Graph, StubNode, TaskNode
 from runnable.services.executor import BaseRenderingExecutor
 
+from runnable_aws.batch import job_definition, job_definition_name
 from runnable_aws.stepfunctions.asl import StateBuilder
-from runnable_aws.stepfunctions.batch import job_definition, job_definition_name
 from runnable_aws.stepfunctions.config import PlanStore, Retry, StepOverride, check_secret_references
 
 if TYPE_CHECKING:

@@ -54,4 +54,5 @@ class BaseJobExecutor(Service):
 
     @abstractmethod
     def execute_job(self, context: RunContext) -> RunLog:
-        """Run the context's single task as a job."""
+        """Run the context's single task as a job, or submit it to run elsewhere; return the run log as it
+        stands (``PROCESSING`` when submitted: ``runnable execute-job`` then exits 0)."""

@@ -1,8 +1,8 @@
-"""AWS Batch job definitions: one for the pipeline, one more per step that has ``overrides``.
+"""AWS Batch job definitions, shared by the ``step-functions`` pipeline executor and the ``aws-batch`` job executor.
 
 Each definition is written as the keyword arguments of boto3's ``batch.register_job_definition``, so
 :func:`runnable_aws.stepfunctions.deploy` registers the rendered file as it is. The container command of a
-definition is only a default: every Task state overrides it with the protocol call it makes.
+definition is only a default: every Task state (and every job submission) overrides it with the command it runs.
 
 Exit status 3 of a protocol call means "a store could not be reached": Batch retries the container for it
 (``retryStrategy.evaluateOnExit``); any other exit ends the job, and a non-zero one fails the Task state.
@@ -73,3 +73,27 @@ def job_definition(
     if tags:
         definition["tags"] = dict(tags)
     return definition
+
+
+def _contains(actual: Any, wanted: Any) -> bool:
+    """``wanted`` is in ``actual``: Batch describes a definition with defaults filled in (volumes: [] ...)."""
+    if isinstance(wanted, dict):
+        if not isinstance(actual, dict):
+            return False
+        if isinstance(wanted.get("action"), str):  # evaluateOnExit actions are case-insensitive (and echoed lowered)
+            actual = {**actual, "action": str(actual.get("action", "")).upper()}
+            wanted = {**wanted, "action": wanted["action"].upper()}
+        return all(_contains(actual.get(k), v) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(actual, list) and len(actual) == len(wanted) and all(map(_contains, actual, wanted))
+    return actual == wanted
+
+
+def register_job_definition(batch: Any, definition: dict[str, Any]) -> tuple[str, bool]:
+    """Register ``definition`` with the boto3 Batch client ``batch``, as a new revision only when the latest
+    active one differs. Returns the ARN of the revision to use and whether one was registered."""
+    found = batch.describe_job_definitions(jobDefinitionName=definition["jobDefinitionName"], status="ACTIVE")
+    revisions = sorted(found.get("jobDefinitions", []), key=lambda d: d["revision"])
+    if revisions and _contains(revisions[-1], definition):
+        return revisions[-1]["jobDefinitionArn"], False
+    return batch.register_job_definition(**definition)["jobDefinitionArn"], True
