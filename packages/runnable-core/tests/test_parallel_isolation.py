@@ -135,7 +135,8 @@ def test_parallel_branches_hash_only_their_own_bytes(scratch, monkeypatch):
         # Branches that ran at once put one name with different bytes: which one the catalog kept is not
         # decided by the pipeline, so the map fails and says so (docs/composite-steps.md).
         writers = run_log.steps["writers"]
-        assert writers.status == "FAIL" and "catalog item 'data/out.bin' was put by parallel branches" in writers.message
+        assert writers.status == "FAIL"
+        assert "catalog item 'data/out.bin' was put by parallel branches" in writers.message
         assert not (scratch / "data" / "out.bin").exists(), "a branch wrote into the project's folder"
         assert list(temporary.iterdir()) == [], "a branch's scratch folder was left behind"
     assert os.getpid() not in pids and len(pids) >= 2, "the branches did not run in worker processes"

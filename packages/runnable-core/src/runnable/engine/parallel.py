@@ -22,6 +22,7 @@ bytes; the scratch folders are removed when the composite's branches are done.
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import multiprocessing
@@ -113,6 +114,9 @@ def _in_processes(run: Run, branches: list[Branch], walk: Walk) -> None:
     assert context.run_log is not None
     composite = context.run_log.search_step(branches[0][0].rsplit(".", 1)[0])
     received: set[int] = set()
+    # Objects that exist at the fork are shared copy-on-write with the workers; the garbage collector would
+    # touch (copy) every page of them in each worker. Frozen, it leaves them alone until the branches are done.
+    gc.freeze()
     try:
         mp_context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, mp_context=mp_context, initializer=_worker_start) as pool:
@@ -128,6 +132,7 @@ def _in_processes(run: Run, branches: list[Branch], walk: Walk) -> None:
                         "a worker process running branches %s to %s died", branches[batch[0]][0], branches[batch[-1]][0]
                     )
     finally:
+        gc.unfreeze()
         _FAN_OUT = None
         shutil.rmtree(scratch, ignore_errors=True)
         for reporter in reporters:
