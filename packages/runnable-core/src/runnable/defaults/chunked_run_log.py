@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import TypeAdapter
+from pydantic import PrivateAttr, TypeAdapter
 
 from runnable.defaults.file_system_run_log import checked_run_id, create_exclusively, unreadable, write_atomically
 from runnable.errors import RunLogNotFoundError
@@ -51,8 +51,17 @@ class ChunkedFileSystemRunLogStore(BaseRunLogStore):
 
     log_folder: str = ".run_log_store"
 
+    # The folder as an absolute path once resolve_paths() fixed it: forked branch workers run in their own
+    # working directories (enable_parallel) and must still write where the run's process does.
+    _root: Path | None = PrivateAttr(default=None)
+
+    def resolve_paths(self) -> None:
+        """Fix ``log_folder`` relative to the current working directory (called before branches fork)."""
+        self._root = Path(self.log_folder).absolute()
+
     def _folder(self, run_id: str) -> Path:
-        return Path(self.log_folder) / checked_run_id(run_id, self.log_folder)
+        root = self._root if self._root is not None else Path(self.log_folder)
+        return root / checked_run_id(run_id, self.log_folder)
 
     def _chunk(self, run_id: str, kind: str, label: str, body: str) -> None:
         stamp = f"{time.time_ns():020d}-{os.getpid():07d}"
