@@ -1,5 +1,5 @@
 """``python -m runnable`` is the ``runnable`` command (handy where console scripts are not on PATH)."""
 
-from runnable.cli import app
+from runnable.supervise import main
 
-app(prog_name="runnable")
+main()

@@ -39,6 +39,7 @@ from runnable.engine.policies import ReuseTasks, RunTasks
 from runnable.engine.prepare import effective_configuration, prepare  # noqa: F401  (prepare: re-exported)
 from runnable.engine.scopes import branch_status, check_iteration, composite_record, find_node, resolve_scope
 from runnable.engine.steps import begin, end, now, one_line_message, record_without_running
+from runnable.engine.supervision import announce
 from runnable.errors import AddressError, RunLogNotFoundError, RunnableError
 from runnable.models.graph import BaseNode, CompositeNode, FailNode, TaskNode
 from runnable.models.run_log import FAIL, PROCESSING, SUCCESS, BranchLog, RunLog, Status, StepAttempt, StepLog
@@ -113,6 +114,7 @@ class Run:
                 raise
             return self._joined(store.get_run_log(context.run_id))  # another process created it just now
         context.run_log = run_log
+        announce(context.run_id, context.config.source)  # a supervising `runnable` closes it if we crash
         if self.policy is None:
             self.policy = self._policy_for(run_log)
         try:

@@ -3,7 +3,8 @@
 A function runs in the engine's process, so what would end that process is turned into the step's failure
 where Python allows it: ``sys.exit(n)`` and ``os._exit(n)`` (called from the task's thread, in the task's
 process) fail the step with the status in its message instead of ending the run unrecorded; a ``timeout``
-stops the function. A segfault in C code still ends the process: see ``docs/security.md``.
+stops the function. A segfault in C code still ends the process; the supervising ``runnable`` command then
+closes the run (``runnable.supervise``, ``docs/security.md``).
 """
 
 from __future__ import annotations
