@@ -257,3 +257,15 @@ def test_names_are_dns_labels_and_unique() -> None:
     assert len(long) <= 63
     names = Names(("fan-out",))
     assert names.take("fan-out") == "fan-out-2" and names.take("a") == "a" and names.take("a") == "a-2"
+
+
+def test_deploy_says_to_submit_the_rendered_workflow_with_argo(tmp_path: Path) -> None:
+    """Argo workflows are submitted with Argo's own tools: `runnable deploy` says so in one line, exit 2."""
+    (tmp_path / "p.yaml").write_text(FAILING)
+    (tmp_path / "argo.yaml").write_text(MINIMAL)
+    command = [sys.executable, "-m", "runnable", "deploy", "p.yaml", "-c", "argo.yaml"]
+    done = subprocess.run(command, cwd=tmp_path, env=clean_env(), capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    error = [line for line in done.stderr.splitlines() if line.startswith("error")]
+    assert len(error) == 1 and "'argo' does not deploy" in error[0], done.stderr
+    assert "argo submit" in done.stderr

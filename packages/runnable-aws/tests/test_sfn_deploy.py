@@ -110,3 +110,45 @@ def test_deploy_without_a_role_says_which_setting_is_missing(tmp_path: Path, aws
     pipeline, config = _project(tmp_path, state_machine_role_arn=None)
     with pytest.raises(ConfigurationError, match="state_machine_role_arn"):
         deploy(pipeline, config, endpoint_url=aws.endpoint)
+
+
+def _cli(tmp_path: Path, aws: Aws, *args: str):  # -> CompletedProcess
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}
+    env["AWS_ENDPOINT_URL"] = aws.endpoint  # boto3's standard setting: every client goes to the moto server
+    argv = [sys.executable, "-m", "runnable", "deploy", "greet.yaml", "-c", "sfn.yaml", *args]
+    return subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_runnable_deploy_creates_then_changes_nothing_then_starts_a_run_named_by_the_run_id(
+    tmp_path: Path, aws: Aws
+) -> None:
+    _project(tmp_path)
+    first = _cli(tmp_path, aws)
+    assert first.returncode == 0, first.stderr
+    assert "state machine created: arn:aws:states:" in first.stdout
+    assert "job definition greet-hello: new revision" in first.stdout
+
+    again = _cli(tmp_path, aws, "--start", "--run-id", "cli-run-1")
+    assert again.returncode == 0, again.stderr
+    assert "state machine unchanged" in again.stdout and "greet-hello: unchanged" in again.stdout
+    assert "follow the run: runnable runs show cli-run-1 -c sfn.yaml" in again.stdout
+    sfn = aws.client("stepfunctions")
+    (machine,) = sfn.list_state_machines()["stateMachines"]
+    (execution,) = sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
+    assert execution["name"] == "cli-run-1"  # every container's --run-id is $$.Execution.Name
+    definitions = aws.client("batch").describe_job_definitions(jobDefinitionName="greet-hello")["jobDefinitions"]
+    assert [d["revision"] for d in definitions] == [1]
+
+
+def test_runnable_deploy_says_what_is_missing_or_which_executor_cannot_deploy(tmp_path: Path, aws: Aws) -> None:
+    _project(tmp_path, state_machine_role_arn=None)
+    done = _cli(tmp_path, aws)
+    assert done.returncode == 2 and "state_machine_role_arn" in done.stderr
+    assert aws.client("stepfunctions").list_state_machines()["stateMachines"] == []
+    (tmp_path / "sfn.yaml").write_text("pipeline-executor: {type: local}\n")
+    done = _cli(tmp_path, aws)
+    assert done.returncode == 2 and "runs pipelines here, it does not deploy them" in done.stderr

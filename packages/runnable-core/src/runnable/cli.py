@@ -322,6 +322,53 @@ def render(
 
 
 @app.command()
+def deploy(
+    file: Annotated[
+        Path, typer.Argument(help="The pipeline: a YAML file with a 'dag', or a .py file defining main().")
+    ],
+    config: ConfigOption = None,
+    parameters: ParametersOption = None,
+    start: Annotated[bool, typer.Option("--start", help="Also start a run of the deployed pipeline.")] = False,
+    run_id: RunIdOption = None,
+) -> None:
+    """Create or update a pipeline on its orchestrator (the configured executor must deploy, e.g. step-functions).
+
+    What is deployed is exactly what `runnable render` writes; deploying again changes nothing unless the
+    pipeline or its configuration changed. With --start a run begins, named by --run-id (default: generated).
+
+    Example:
+
+      runnable deploy pipeline.yaml -c sfn.yaml --start
+    """
+    from runnable import entrypoints
+    from runnable.engine.prepare import prepare
+    from runnable.services.executor import BaseRenderingExecutor
+
+    try:
+        graph = entrypoints.load_graph(file)
+        context = prepare(
+            graph,
+            configuration_file=config or "",
+            parameters_file=parameters or "",
+            pipeline_file=str(file),
+            run_id=run_id or "",
+        )
+        if not isinstance(context.executor, BaseRenderingExecutor):
+            raise RunnableError(
+                f"pipeline-executor {context.executor.service_name!r} runs pipelines here, it does not deploy them",
+                hint="choose an executor for an orchestrator (e.g. step-functions) in the configuration file",
+            )
+        lines = context.executor.deploy(context, start=start)
+    except RunnableError as error:
+        raise _fail(error) from None
+    from runnable.reporting import make_console
+
+    console = make_console()
+    for line in lines:
+        console.print(line, markup=False, highlight=False)
+
+
+@app.command()
 def retry(
     run_id: Annotated[str, typer.Argument(help="The failed run to retry.")],
     config: ConfigOption = None,

@@ -37,6 +37,16 @@ class Deployment:
     registered: list[str] = field(default_factory=list)  # the job definitions that got a new revision
     execution_arn: str | None = None
 
+    def summary(self, definitions: list[str]) -> list[str]:
+        """What ``runnable deploy`` prints."""
+        state = "created" if self.created else "updated" if self.updated else "unchanged"
+        lines = [f"state machine {state}: {self.state_machine_arn}"]
+        for name in definitions:
+            lines.append(f"job definition {name}: {'new revision' if name in self.registered else 'unchanged'}")
+        if self.execution_arn:
+            lines.append(f"execution started: {self.execution_arn}")
+        return lines
+
 
 def render(pipeline_file: str | Path, config_file: str | Path, parameters_file: str | Path | None = None) -> tuple:
     """The state machine and job definitions ``runnable render`` writes, as Python objects."""
@@ -79,19 +89,46 @@ def deploy(
     AWS is found the standard way (environment, profile, role); ``endpoint_url`` points every client elsewhere
     (a VPC endpoint, or moto in the tests). The state machine's role is the executor's ``state_machine_role_arn``.
     """
+    executor = _executor_config(config_file)
+    machine, definitions = render(pipeline_file, config_file, parameters_file)
+    return apply(
+        executor,
+        executor.name or Path(pipeline_file).stem,
+        machine,
+        definitions,
+        start=start,
+        execution_name=execution_name,
+        execution_input=execution_input,
+        endpoint_url=endpoint_url,
+        what=f"deploy {pipeline_file}",
+    )
+
+
+def apply(
+    executor: Any,
+    name: str,
+    machine: dict[str, Any],
+    definitions: list[dict[str, Any]],
+    *,
+    start: bool = False,
+    execution_name: str | None = None,
+    execution_input: dict[str, Any] | None = None,
+    endpoint_url: str | None = None,
+    what: str = "deploy",
+) -> Deployment:
+    """Register ``definitions``, create or update the state machine ``name`` holding ``machine``, start it if
+    ``start``: what ``deploy()`` and ``runnable deploy`` do once the pipeline is rendered."""
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    executor = _executor_config(config_file)
-    if not executor.state_machine_role_arn:
-        raise ConfigurationError(
-            f"{config_file}: deploy needs state_machine_role_arn, the role Step Functions runs the state machine as",
-            hint="add state_machine_role_arn: arn:aws:iam::ACCOUNT:role/NAME to the step-functions executor's config",
-        )
-    machine, definitions = render(pipeline_file, config_file, parameters_file)
-    name = executor.name or Path(pipeline_file).stem
     from runnable_aws.batch import job_definition_name, register_job_definition
 
+    if not executor.state_machine_role_arn:
+        raise ConfigurationError(
+            f"{what}: pipeline-executor 'step-functions' needs state_machine_role_arn, the role Step Functions runs "
+            "the state machine as",
+            hint="add state_machine_role_arn: arn:aws:iam::ACCOUNT:role/NAME to the step-functions executor's config",
+        )
     name = job_definition_name(name)
     options = {k: v for k, v in (("region_name", executor.region), ("endpoint_url", endpoint_url)) if v}
     try:
@@ -109,10 +146,10 @@ def deploy(
                 arguments["name"] = execution_name
             deployment.execution_arn = sfn.start_execution(**arguments)["executionArn"]
     except ClientError as error:
-        raise RunnableError(f"deploy {pipeline_file}: AWS refused: {error}") from None
+        raise RunnableError(f"{what}: AWS refused: {error}") from None
     except BotoCoreError as error:
         where = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or "AWS"
-        raise InfrastructureError(f"deploy {pipeline_file}: cannot reach {where}: {error}") from None
+        raise InfrastructureError(f"{what}: cannot reach {where}: {error}") from None
     return deployment
 
 

@@ -104,6 +104,27 @@ class StepFunctionsExecutor(BaseRenderingExecutor):
             f"{base}-sfn.mmd": mermaid(machine),
         }
 
+    def deploy(self, context: RunContext, *, start: bool = False) -> list[str]:
+        """Register the job definitions, create or update the state machine and, with ``start``, start an
+        execution named by the run id (every container's ``--run-id``). Deploying twice changes nothing."""
+        from runnable_aws.stepfunctions.deployment import apply
+
+        machine, definitions = self.build(context)
+        done = apply(
+            self,
+            self.base_name(context),
+            machine,
+            definitions,
+            start=start,
+            execution_name=context.run_id if start else None,
+            what=f"deploy {context.pipeline_file or 'the pipeline'}",
+        )
+        lines = done.summary([d["jobDefinitionName"] for d in definitions])
+        if start:
+            config = f" -c {context.config.source}" if context.config.source else ""
+            lines.append(f"follow the run: runnable runs show {context.run_id}{config}")
+        return lines
+
     def base_name(self, context: RunContext) -> str:
         return job_definition_name(self.name or Path(context.pipeline_file or "pipeline").stem)
 

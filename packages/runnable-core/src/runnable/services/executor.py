@@ -48,6 +48,22 @@ class BaseRenderingExecutor(BasePipelineExecutor):
             f"the {self.service_name!r} executor renders pipelines for an orchestrator: use `runnable render`"
         )
 
+    def deploy(self, context: RunContext, *, start: bool = False) -> list[str]:
+        """Create or update on the orchestrator what :meth:`render` writes, and start a run (named
+        ``context.run_id``) when ``start``; return the lines ``runnable deploy`` prints (what changed, where to
+        follow the run). Deploying twice must change nothing the second time.
+
+        Executors whose orchestrator is better driven by its own tools (``kubectl``, ``argo submit``) keep this
+        default, which says so.
+        """
+        from runnable.errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"pipeline-executor {self.service_name!r} does not deploy: write its files with `runnable render` and "
+            "apply them with the orchestrator's own tools",
+            hint="e.g. argo: runnable render pipeline.yaml -c argo.yaml -o workflow.yaml && argo submit workflow.yaml",
+        )
+
 
 class BaseJobExecutor(Service):
     service_kind: ClassVar[str] = "job-executor"
