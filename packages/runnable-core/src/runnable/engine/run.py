@@ -281,9 +281,11 @@ class Run:
             status, merged, notes = merge_branches(node, record, scope, self.context)
         except RunnableError as error:
             status, merged, notes = FAIL, {}, [one_line_message(node, error)]
-        for name in record.branches:  # forget the branches' scopes: a 10,000-item map is done with them
-            for cached in [p for p in self._scopes if p == name or p.startswith(name + ".")]:
-                del self._scopes[cached]
+        # Forget the branches' scopes: a 10,000-item map is done with them. Every scope under this composite
+        # starts with its address and a dot; one pass over the cache, not one per branch (that was quadratic).
+        inside = address + "."
+        for cached in [p for p in self._scopes if p.startswith(inside)]:
+            del self._scopes[cached]
         return self._end_composite(record, scope, status, merged, notes)
 
     def _end_composite(
