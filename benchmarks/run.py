@@ -453,8 +453,11 @@ def targets_of(results: list[Result], growths: list[Growth]) -> list[Target]:
         elif r.case.workload == "W4" and r.case.size.startswith("`from runnable import"):
             targets.append(Target(f"W4 {r.case.size} vs `import pydantic`", r.ratio, SDK_RATIO, "×"))
         elif r.case.workload == "W4" and "execute-step" in r.case.size:
-            targets.append(Target("W4 `runnable execute-step` of a trivial step vs the SDK import", r.ratio,
-                                  EXECUTE_STEP_RATIO, "×"))
+            targets.append(
+                Target(
+                    "W4 `runnable execute-step` of a trivial step vs the SDK import", r.ratio, EXECUTE_STEP_RATIO, "×"
+                )
+            )
     return targets
 
 
@@ -537,8 +540,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.object_mb = 1 if quick else 50
     if args.json is None and not quick:
         args.json = DEFAULT_JSON  # a quick run must not overwrite the results the README quotes
-    if args.repeats < 1 or args.warmup < 0 or args.object_mb < 1 or min(args.chain + args.map) < 1 \
-            or args.emulator_size < 1 or args.emulator_repeats < 1:
+    if (
+        args.repeats < 1
+        or args.warmup < 0
+        or args.object_mb < 1
+        or min(args.chain + args.map) < 1
+        or args.emulator_size < 1
+        or args.emulator_repeats < 1
+    ):
         parser.error("--repeats, --object-mb and the sizes must be at least 1, --warmup at least 0")
     return args
 

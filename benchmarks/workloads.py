@@ -339,7 +339,7 @@ def startup_cases() -> list[Case]:
             expected=0,
             setup=hooks[0] if hooks else None,
             teardown=hooks[1] if hooks else None,
-            baseline_label=f"`python -c \"{baseline}\"`",
+            baseline_label=f'`python -c "{baseline}"`',
         )
         for label, run, baseline, hooks in cases
     ]
