@@ -26,7 +26,6 @@ from pydantic import BaseModel
 from runnable.errors import ParameterError
 from runnable.models.graph import ReturnSpec
 from runnable.models.parameters import JsonParameter, MetricParameter, Parameter
-from runnable.yaml_io import load_yaml_file
 
 ENV_PREFIX = "RUNNABLE_PRM_"
 PARAMETERS_FILE_ENV = "RUNNABLE_PARAMETERS_FILE"
@@ -45,6 +44,7 @@ def initial_parameters(parameters_file: str = "") -> dict[str, Parameter]:
     values: dict[str, Any] = {}
     parameters_file = os.environ.get(PARAMETERS_FILE_ENV, "") or parameters_file
     if parameters_file:
+        from runnable.yaml_io import load_yaml_file  # pyyaml only when a file is read
         loaded = load_yaml_file(parameters_file, ParameterError)
         if loaded is None:
             loaded = {}
