@@ -512,6 +512,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--emulator-size", type=int, metavar="N", help="W5 chain length and map size (default 100; 3 with --quick)"
     )
     parser.add_argument(
+        "--chain-repeats",
+        type=int,
+        help="timed runs of W1 (default 21, 1 with --quick): a round is cheap, and the console's share is a "
+        "difference of two noisy times",
+    )
+    parser.add_argument(
         "--emulator-repeats", type=int, default=1, help="timed runs of W5, no warm-up (default 1: each is minutes)"
     )
     parser.add_argument("--object-mb", type=int, metavar="MB", help="W3 object size in MB (default 50)")
@@ -532,6 +538,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.chain = [5, 20] if quick else [100, 1000]
     if args.map is None:
         args.map = [5, 50] if quick else [1000, 10000]
+    if args.chain_repeats is None:
+        args.chain_repeats = 1 if quick else 21
     if args.emulator_size is None:
         args.emulator_size = 3 if quick else 100
     if args.only is None:  # the emulator's workloads start hundreds of processes: a quick run leaves them out
@@ -542,6 +550,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.json = DEFAULT_JSON  # a quick run must not overwrite the results the README quotes
     if (
         args.repeats < 1
+        or args.chain_repeats < 1
         or args.warmup < 0
         or args.object_mb < 1
         or min(args.chain + args.map) < 1
@@ -585,8 +594,11 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(folder)
         for cases in groups_for(args):
             print(f"{cases[0].workload}: {', '.join(c.size for c in cases)} ...", file=sys.stderr, flush=True)
-            emulated = cases[0].workload == "W5"
-            repeats, warmup = (args.emulator_repeats, 0) if emulated else (args.repeats, args.warmup)
+            repeats, warmup = args.repeats, args.warmup
+            if cases[0].workload == "W5":
+                repeats, warmup = args.emulator_repeats, 0
+            elif cases[0].workload == "W1":
+                repeats = args.chain_repeats
             for result in measure(cases, root, repeats, warmup):
                 print(
                     f"  {result.case.size}: {format_ms(result.median)} (baseline {format_ms(result.baseline_median)})",
@@ -611,6 +623,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report)
     print(
         f"\n{args.repeats} timed runs per case (median, min, max), {args.warmup} warm-up"
+        + (f" (W1: {args.chain_repeats})" if "W1" in args.only else "")
         + (f" (W5: {args.emulator_repeats}, no warm-up)" if "W5" in args.only else "")
         + f"; took {elapsed:.0f} s; load average {load_before} before, {load_after} after"
     )
@@ -621,6 +634,7 @@ def main(argv: list[str] | None = None) -> int:
             "settings": {
                 "quick": args.quick,
                 "repeats": args.repeats,
+                "chain_repeats": args.chain_repeats,
                 "warmup": args.warmup,
                 "chain": args.chain,
                 "map": args.map,
