@@ -50,6 +50,7 @@ def load_config(configuration_file: str | None = None) -> RunnableConfig:
     if not path:
         return RunnableConfig(sections=sections)
     from runnable.yaml_io import load_yaml_file  # pyyaml only when a file is read
+
     raw = load_yaml_file(path, ConfigurationError) or {}
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{path}: a configuration file is a mapping of sections, got {type(raw).__name__}")

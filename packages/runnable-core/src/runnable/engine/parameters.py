@@ -45,6 +45,7 @@ def initial_parameters(parameters_file: str = "") -> dict[str, Parameter]:
     parameters_file = os.environ.get(PARAMETERS_FILE_ENV, "") or parameters_file
     if parameters_file:
         from runnable.yaml_io import load_yaml_file  # pyyaml only when a file is read
+
         loaded = load_yaml_file(parameters_file, ParameterError)
         if loaded is None:
             loaded = {}
