@@ -74,6 +74,37 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     setup: Callable[[], None] | None = None  # called once before the case's first run (untimed)
     teardown: Callable[[], None] | None = None
+    # The same run with the console reporter switched off (W1, W2): timed right after ``run`` in each round,
+    # so (run - quiet) is what the live output and the end-of-run summary cost.
+    quiet: Callable[[], Any] | None = None
+    baseline_label: str = ""  # what the baseline is, when it is not the same work in plain Python
+
+
+class _NoConsole:
+    """Stands in for the console reporter: an observer with no hooks, so the run prints nothing at all."""
+
+    def __init__(self, context: Any) -> None:
+        pass
+
+
+def without_console(call: Callable[[], Any]) -> Callable[[], Any]:
+    """``call`` with the front door's console reporter replaced by :class:`_NoConsole` for its duration.
+
+    The front door imports the reporter class when a run starts, so swapping the module attribute is enough;
+    everything else (engine, run log, catalog) is the same run.
+    """
+
+    def quiet() -> Any:
+        import runnable.reporting as reporting
+
+        real = reporting.ConsoleReporter
+        reporting.ConsoleReporter = _NoConsole  # type: ignore[assignment,misc]
+        try:
+            return call()
+        finally:
+            reporting.ConsoleReporter = real  # type: ignore[misc]
+
+    return quiet
 
 
 def chain_case(steps: int) -> Case:
@@ -105,6 +136,7 @@ def chain_case(steps: int) -> Case:
         baseline=baseline,
         expected=steps,
         env={"RUNNABLE_PRM_x": "0"},
+        quiet=without_console(run),
     )
 
 
@@ -136,6 +168,7 @@ def map_case(items: int) -> Case:
         baseline=baseline,
         expected=sum(i * i for i in range(items)),
         env={"RUNNABLE_PRM_items": json.dumps(list(range(items)))},
+        quiet=without_console(run),
     )
 
 
@@ -190,35 +223,109 @@ def object_case(megabytes: int) -> Case:
     )
 
 
-def _python_baseline() -> int:
-    return subprocess.run([sys.executable, "-c", "pass"], stdout=subprocess.DEVNULL, check=True).returncode
+def subprocess_environment() -> dict[str, str]:
+    """What the W4/W5 subprocesses run with: no user runnable settings, and bytecode caching on.
+
+    ``PYTHONDONTWRITEBYTECODE`` (set on some CI machines) makes every start compile every module from source,
+    several times what an installed package costs; the warm-up round writes the caches, as an install does.
+    """
+    drop = ("PYTHONDONTWRITEBYTECODE",)
+    return {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("RUNNABLE_")}
+
+
+def _command(argv: list[str]) -> Callable[[], int]:
+    def run() -> int:
+        return subprocess.run(argv, stdout=subprocess.DEVNULL, env=subprocess_environment(), check=True).returncode
+
+    return run
 
 
 def cli_command() -> list[str]:
-    """``runnable --help`` as a user types it: the console script next to this interpreter when installed
-    there, else ``python -m runnable`` (which also imports runpy, so it is a little slower)."""
+    """``runnable`` as a user types it: the console script next to this interpreter when installed there,
+    else ``python -m runnable`` (which also imports runpy, so it is a little slower)."""
     script = Path(sys.executable).parent / ("runnable.exe" if sys.platform == "win32" else "runnable")
     if script.is_file():
-        return [str(script), "--help"]  # with PYTHONPATH set, the script imports runnable from there too
-    return [sys.executable, "-m", "runnable", "--help"]
+        return [str(script)]  # with PYTHONPATH set, the script imports runnable from there too
+    return [sys.executable, "-m", "runnable"]
+
+
+#: A one-step pipeline file for ``runnable execute-step`` (W4) and the emulator's workloads (W5).
+STEP_PIPELINE = """\
+from runnable import Map, Pipeline, PythonTask
+
+
+def increment(x: int) -> int:
+    return x + 1
+
+
+def square(item: int) -> int:
+    return item * item
+
+
+def main():
+    kind, size = "{kind}", {size}
+    if kind == "map":
+        branch = Pipeline(steps=[PythonTask(name="square", function=square, returns=["y"])])
+        steps = [Map(name="map", branch=branch, iterate_on="items", iterate_as="item", reducer="lambda *y: sum(y)")]
+    else:
+        steps = [PythonTask(name=f"step{{i}}", function=increment, returns=["x"]) for i in range(size)]
+    pipeline = Pipeline(steps=steps)
+    pipeline.execute()
+    return pipeline
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+EMULATOR_CONFIG = "pipeline-executor:\n  type: emulator\n"
+
+
+class _Folder:
+    """A temporary folder made by a case's setup and removed by its teardown (pipeline files live there)."""
+
+    def __init__(self) -> None:
+        self.path = Path()
+
+    def make(self) -> None:
+        import tempfile
+
+        self.path = Path(tempfile.mkdtemp(prefix="runnable-bench-files-"))
+
+    def remove(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.path, ignore_errors=True)
 
 
 def startup_cases() -> list[Case]:
-    """W4: interpreter start-ups in subprocesses, each against ``python -c pass``."""
+    """W4: interpreter start-ups in subprocesses, each against the start-up it is measured against.
 
-    def command(argv: list[str]) -> Callable[[], int]:
-        def run() -> int:
-            return subprocess.run(argv, stdout=subprocess.DEVNULL, check=True).returncode
-
-        return run
-
+    ``import runnable`` and ``runnable --help`` against ``python -c pass``; what a pipeline file pays to get
+    at the SDK against ``import pydantic`` (the SDK is pydantic models); one trivial step run by
+    ``runnable execute-step`` in a fresh process (what an orchestrator's container does) against that SDK
+    import.
+    """
     python = [sys.executable, "-c"]
     cli = cli_command()
-    commands = [
-        ("`import runnable`", [*python, "import runnable"]),
-        ("`runnable --help`", cli),
-        # Not a target: what a pipeline file pays to get at the SDK (the names load on first use).
-        ("`from runnable import Pipeline, PythonTask`", [*python, "from runnable import Pipeline, PythonTask"]),
+    folder = _Folder()
+    counter = iter(range(1_000_000))
+
+    def setup() -> None:
+        folder.make()
+        (folder.path / "one_step.py").write_text(STEP_PIPELINE.format(kind="chain", size=1))
+
+    def execute_step() -> int:
+        argv = [*cli, "execute-step", str(folder.path / "one_step.py"), "step0", "--run-id", f"b{next(counter)}"]
+        env = {**subprocess_environment(), "RUNNABLE_PRM_x": "0"}
+        return subprocess.run(argv, stdout=subprocess.DEVNULL, env=env, check=True).returncode
+
+    sdk = "from runnable import Pipeline, PythonTask"
+    cases = [
+        ("`import runnable`", _command([*python, "import runnable"]), "pass", None),
+        ("`runnable --help`", _command([*cli, "--help"]), "pass", None),
+        (f"`{sdk}`", _command([*python, sdk]), "import pydantic", None),
+        ("`runnable execute-step` (one python step)", execute_step, sdk, (setup, folder.remove)),
     ]
     return [
         Case(
@@ -227,9 +334,65 @@ def startup_cases() -> list[Case]:
             size=label,
             units=1,
             unit="run",
-            run=command(argv),
-            baseline=_python_baseline,
+            run=run,
+            baseline=_command([*python, baseline]),
             expected=0,
+            setup=hooks[0] if hooks else None,
+            teardown=hooks[1] if hooks else None,
+            baseline_label=f'`python -c "{baseline}"`',
         )
-        for label, argv in commands
+        for label, run, baseline, hooks in cases
+    ]
+
+
+def emulator_cases(chain: int, items: int) -> list[Case]:
+    """W5: the ``emulator`` executor (one fresh process per step, as an orchestrator runs them) on a chain of
+    ``chain`` python steps and a map over ``items`` items, against the same pipeline file on the local
+    executor, both started as ``runnable execute FILE``: the difference is what the container path adds."""
+    cli = cli_command()
+    folder = _Folder()
+
+    def setup() -> None:
+        folder.make()
+        (folder.path / "chain.py").write_text(STEP_PIPELINE.format(kind="chain", size=chain))
+        (folder.path / "map.py").write_text(STEP_PIPELINE.format(kind="map", size=items))
+        (folder.path / "emulator.yaml").write_text(EMULATOR_CONFIG)
+
+    def execute(name: str, emulated: bool, env: dict[str, str]) -> Callable[[], int]:
+        def run() -> int:
+            argv = [*cli, "execute", str(folder.path / name)]
+            if emulated:
+                argv += ["-c", str(folder.path / "emulator.yaml")]
+            merged = {**subprocess_environment(), **env}
+            return subprocess.run(argv, stdout=subprocess.DEVNULL, env=merged, check=True).returncode
+
+        return run
+
+    chain_env = {"RUNNABLE_PRM_x": "0"}
+    map_env = {"RUNNABLE_PRM_items": json.dumps(list(range(items)))}
+    return [
+        Case(
+            workload="W5",
+            title="emulator executor",
+            size=f"chain N={chain}",
+            units=chain,
+            unit="step",
+            run=execute("chain.py", True, chain_env),
+            baseline=execute("chain.py", False, chain_env),
+            expected=0,
+            setup=setup,
+            baseline_label="the same file on the local executor",
+        ),
+        Case(
+            workload="W5",
+            title="emulator executor",
+            size=f"map M={items}",
+            units=items,
+            unit="item",
+            run=execute("map.py", True, map_env),
+            baseline=execute("map.py", False, map_env),
+            expected=0,
+            teardown=folder.remove,
+            baseline_label="the same file on the local executor",
+        ),
     ]

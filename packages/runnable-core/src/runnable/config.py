@@ -12,7 +12,6 @@ from typing import Any
 
 from runnable.errors import ConfigurationError
 from runnable.models.config import DEFAULT_TYPES, SECTIONS, RunnableConfig, ServiceConfig
-from runnable.yaml_io import load_yaml_file
 
 CONFIG_ENV = "RUNNABLE_CONFIGURATION_FILE"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -50,6 +49,8 @@ def load_config(configuration_file: str | None = None) -> RunnableConfig:
     sections = {name: ServiceConfig(type=default) for name, default in DEFAULT_TYPES.items()}
     if not path:
         return RunnableConfig(sections=sections)
+    from runnable.yaml_io import load_yaml_file  # pyyaml only when a file is read
+
     raw = load_yaml_file(path, ConfigurationError) or {}
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{path}: a configuration file is a mapping of sections, got {type(raw).__name__}")

@@ -171,10 +171,12 @@ def _load_entry_points(pm: pluggy.PluginManager) -> dict[str, Origin]:
     origins: dict[str, Origin] = {}
     seen_distributions: set[str] = set()
     for dist in importlib.metadata.distributions():
-        dist_name = dist.metadata["Name"] or ""
         points = [ep for ep in dist.entry_points if ep.group == hookspecs.PROJECT]
+        if not points:
+            continue  # most distributions: their METADATA (an email-format parse each) is not read at all
+        dist_name = dist.metadata["Name"] or ""
         canonical = re.sub(r"[-_.]+", "-", dist_name).lower()
-        if not points or canonical in seen_distributions:
+        if canonical in seen_distributions:
             continue  # an installed copy shadowed by an earlier one on sys.path is not loaded
         seen_distributions.add(canonical)
         for ep in points:

@@ -10,14 +10,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from runnable.errors import PipelineDefinitionError, RunnableError
 from runnable.models import graph as g
 from runnable.models.names import check_name
-from runnable.models.run_log import PROCESSING, SUCCESS, RunLog
+
+if TYPE_CHECKING:  # the run log's models load when a run starts, not when a pipeline file imports the SDK
+    from runnable.models.run_log import RunLog
+
+SUCCESS, PROCESSING = "SUCCESS", "PROCESSING"  # runnable.models.run_log's statuses
 
 TaskReturns = g.ReturnSpec
 SUCCESS_NAME, FAIL_NAME = "success", "fail"
@@ -53,7 +57,7 @@ class ExecutionFailedError(RunnableError):
 class Catalog(BaseModel):
     """Files to ``get`` from the run's catalog before a step and to ``put`` into it after the step succeeds."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     get: list[str] = Field(default_factory=list)
     put: list[str] = Field(default_factory=list)
     store_copy: bool = True
@@ -61,7 +65,7 @@ class Catalog(BaseModel):
 
 
 class BaseTraversal(BaseModel):
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, populate_by_name=True, defer_build=True)
 
     name: str
     next_node: str = Field(default="", alias="next")
@@ -204,7 +208,7 @@ class ShellTask(_ShellCommand, BaseTask):
 class Stub(BaseTraversal):
     """A placeholder that succeeds without doing anything; any extra keyword is accepted and kept."""
 
-    model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True, populate_by_name=True, defer_build=True)
     catalog: Catalog | None = None
 
     def create_node(self, next_node: str) -> g.BaseNode:
@@ -288,21 +292,21 @@ class Loop(BaseTraversal):
 class Success(BaseModel):
     """The end of a pipeline that succeeded. Added automatically; list it only to be explicit."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     name: str = SUCCESS_NAME
 
 
 class Fail(BaseModel):
     """The end of a pipeline that failed. Added automatically; list it only to be explicit."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     name: str = FAIL_NAME
 
 
 class Pipeline(BaseModel):
     """Steps run in the order listed (each step's ``next`` is the one after it), ending in success."""
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, defer_build=True)
 
     steps: list[Any]
     name: str = ""
@@ -413,7 +417,7 @@ JOB_NAME = "job"
 class BaseJob(BaseModel):
     """A single task run on its own, without a pipeline (``PythonJob(...).execute()``)."""
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, defer_build=True)
 
     catalog: Catalog | None = None
     returns: list[str | g.ReturnSpec] = Field(default_factory=list)
@@ -493,6 +497,5 @@ class ShellJob(_ShellCommand, BaseJob):
     """Run a shell command once, as a job."""
 
 
-BaseTraversal.model_rebuild()
-for _cls in (BaseTask, PythonTask, NotebookTask, ShellTask, Stub, Parallel, Map, Conditional, Loop):
-    _cls.model_rebuild()
+# Schemas are built when a class is first used (defer_build): a pipeline file pays for the classes it uses,
+# not for all twenty (issue 22: `from runnable import Pipeline, PythonTask` stays close to importing pydantic).

@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 LIFECYCLE = ("run_started", "step_started", "step_finished", "run_finished")
 _MARKER = f"{hookspecs.PROJECT}_impl"  # the attribute @hookimpl sets on the functions it marks
 _SPECS = {name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), f"{hookspecs.PROJECT}_spec")}
+# The arguments each lifecycle hook offers, as HookRelay passes them.
+_OFFERED = {
+    "run_started": ("run_log",),
+    "step_started": ("run_id", "step_log"),
+    "step_finished": ("run_id", "step_log", "parameters", "metrics"),
+    "run_finished": ("run_log",),
+}
 
 
 @functools.cache
@@ -42,13 +49,16 @@ def _hook_names(cls: type) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _accepting(method: Callable[..., Any]) -> Callable[..., Any]:
-    """As pluggy does, an implementation may take fewer arguments than its hook offers: pass only those."""
-    accepted = [
-        p.name
-        for p in inspect.signature(method).parameters.values()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    ]
+def _accepting(method: Callable[..., Any], hook: str) -> Callable[..., Any]:
+    """As pluggy does, an implementation may take fewer arguments than its hook offers: pass only those.
+
+    An implementation taking every argument its hook offers (the console reporter, most trackers) is called
+    as it is: this runs four times a step, so no wrapper when none is needed.
+    """
+    parameters = inspect.signature(method).parameters.values()
+    accepted = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if set(_OFFERED[hook]) <= set(accepted) or any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return method
     return lambda **offered: method(**{name: offered[name] for name in accepted if name in offered})
 
 
@@ -61,7 +71,7 @@ class HookRelay:
         for observer in observers:
             for name in _hook_names(type(observer)):
                 if name in self._calls:
-                    self._calls[name].append(_accepting(getattr(observer, name)))
+                    self._calls[name].append(_accepting(getattr(observer, name), name))
         if pm is not None:  # installed plugins observing every run, if any: skip the hook call when there are none
             for name in LIFECYCLE:
                 if getattr(pm.hook, name).get_hookimpls():

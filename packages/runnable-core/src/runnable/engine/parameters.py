@@ -13,6 +13,7 @@ Binding rules (the original runnable's, kept so existing task code runs unchange
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 import json
 import os
@@ -25,7 +26,6 @@ from pydantic import BaseModel
 from runnable.errors import ParameterError
 from runnable.models.graph import ReturnSpec
 from runnable.models.parameters import JsonParameter, MetricParameter, Parameter
-from runnable.yaml_io import load_yaml_file
 
 ENV_PREFIX = "RUNNABLE_PRM_"
 PARAMETERS_FILE_ENV = "RUNNABLE_PARAMETERS_FILE"
@@ -44,6 +44,8 @@ def initial_parameters(parameters_file: str = "") -> dict[str, Parameter]:
     values: dict[str, Any] = {}
     parameters_file = os.environ.get(PARAMETERS_FILE_ENV, "") or parameters_file
     if parameters_file:
+        from runnable.yaml_io import load_yaml_file  # pyyaml only when a file is read
+
         loaded = load_yaml_file(parameters_file, ParameterError)
         if loaded is None:
             loaded = {}
@@ -65,6 +67,27 @@ def _annotations(func: Callable[..., Any]) -> dict[str, Any]:
         return getattr(func, "__annotations__", {})
 
 
+def _inspect(func: Callable[..., Any]) -> tuple[inspect.Signature, dict[str, Any]]:
+    """The function's signature and its annotations resolved (only when some are strings, as under
+    ``from __future__ import annotations``)."""
+    signature = inspect.signature(func)
+    if any(isinstance(p.annotation, str) for p in signature.parameters.values()):
+        return signature, _annotations(func)
+    return signature, {}
+
+
+# A map item or a chain step calls the same function again and again: inspecting it and evaluating its string
+# annotations (which compiles each one) was a third of the engine's cost per python step (issue 22).
+_inspect_cached = functools.lru_cache(maxsize=256)(_inspect)
+
+
+def _signature(func: Callable[..., Any]) -> tuple[inspect.Signature, dict[str, Any]]:
+    try:
+        return _inspect_cached(func)
+    except TypeError:  # an unhashable callable: inspect it every time
+        return _inspect(func)
+
+
 def _coerce(value: Any, annotation: Any, argument: str) -> Any:
     if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
         if isinstance(value, annotation):
@@ -83,8 +106,7 @@ def bind_arguments(
     qualname: str,
 ) -> dict[str, Any]:
     """Keyword arguments for ``func`` from ``values`` (parameter name -> python value)."""
-    signature = inspect.signature(func)
-    hints: dict[str, Any] | None = None
+    signature, hints = _signature(func)
     kwargs: dict[str, Any] = {}
     takes_var_keyword = False
     namespaces: list[str] = []
@@ -94,7 +116,7 @@ def bind_arguments(
             continue
         if argument.kind is inspect.Parameter.VAR_POSITIONAL:
             continue
-        if _is_namespace(func, name, argument.annotation):
+        if _is_namespace(name, argument.annotation, hints):
             namespaces.append(name)
             continue
         if name not in values:
@@ -109,7 +131,6 @@ def bind_arguments(
         annotation = argument.annotation
         if annotation is not inspect.Parameter.empty:
             if isinstance(annotation, str):
-                hints = _annotations(func) if hints is None else hints
                 annotation = hints.get(name, annotation)
             try:
                 kwargs[name] = _coerce(values[name], annotation, name)
@@ -132,12 +153,12 @@ def bind_arguments(
     return kwargs
 
 
-def _is_namespace(func: Callable[..., Any], name: str, annotation: Any) -> bool:
+def _is_namespace(name: str, annotation: Any, hints: dict[str, Any]) -> bool:
     """Whether the argument is annotated ``argparse.Namespace`` (also as a string, under postponed annotations)."""
     if annotation is argparse.Namespace:
         return True
     if isinstance(annotation, str) and annotation.rsplit(".", 1)[-1] == "Namespace":
-        return _annotations(func).get(name) is argparse.Namespace
+        return hints.get(name) is argparse.Namespace
     return False
 
 

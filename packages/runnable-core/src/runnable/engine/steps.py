@@ -35,11 +35,20 @@ def execution_log_name(internal_name: str, attempt: int = 1) -> str:
     return f"{internal_name}{suffix}.execution.log"
 
 
-def begin(node: BaseNode, context: RunContext, scope: Scope, step_type: str, record: StepLog | None = None) -> StepLog:
-    """Record that a step started (in memory and in the store) and tell the observers.
+def begin(
+    node: BaseNode,
+    context: RunContext,
+    scope: Scope,
+    step_type: str,
+    record: StepLog | None = None,
+    *,
+    store: bool = True,
+) -> StepLog:
+    """Record that a step started (in memory and, unless ``store`` is false, in the store) and tell the observers.
 
     ``record`` is what this address already holds (a composite step fanned out again, a task an orchestrator
-    runs again after a failed attempt): its attempts and branches are kept.
+    runs again after a failed attempt): its attempts and branches are kept. A step that runs nothing (a
+    terminal or stub step, a mocked or reused task) ends at once: only its end is written to the store.
     """
     step_log = StepLog(
         name=node.name,
@@ -55,7 +64,8 @@ def begin(node: BaseNode, context: RunContext, scope: Scope, step_type: str, rec
     if not context.job:  # a job's single record is written when the run finishes
         assert context.run_log is not None
         context.run_log.put_step(step_log)
-        context.run_log_store.put_step_log(context.run_id, step_log)
+        if store:
+            context.run_log_store.put_step_log(context.run_id, step_log)
     context.relay.step_started(run_id=context.run_id, step_log=step_log)
     return step_log
 
@@ -109,8 +119,11 @@ def run_task(
 def record_without_running(
     node: BaseNode, context: RunContext, scope: Scope, step_type: str, attempt: StepAttempt, **fields: Any
 ) -> StepLog:
-    """Record a step that succeeded without running anything (stub, terminal step, mocked or reused task)."""
-    step_log = begin(node, context, scope, step_type)
+    """Record a step that succeeded without running anything (stub, terminal step, mocked or reused task).
+
+    One record in the store, not two: nothing happens between its start and its end that a reader could see
+    (each map item's success step wrote two of a branch's four records)."""
+    step_log = begin(node, context, scope, step_type, store=False)
     step_log.attempts.append(attempt)
     for name, value in fields.items():
         setattr(step_log, name, value)
