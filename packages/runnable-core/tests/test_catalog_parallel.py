@@ -53,7 +53,7 @@ def main():
 """
 
 CONFIG = """
-pipeline-executor: {type: local, config: {enable_parallel: true}}
+pipeline-executor: {type: local, config: {enable_parallel: true, min_parallel_seconds: 0}}
 run-log-store: {type: chunked-fs}
 """
 

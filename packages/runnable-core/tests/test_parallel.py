@@ -37,7 +37,7 @@ def main():
 """
 
 CONFIG = """
-pipeline-executor: {type: local, config: {enable_parallel: true}}
+pipeline-executor: {type: local, config: {enable_parallel: true, min_parallel_seconds: 0}}
 run-log-store: {type: chunked-fs}
 """
 
@@ -102,7 +102,7 @@ def test_a_worker_that_dies_fails_its_branch_and_the_run_instead_of_hanging(scra
 
     write(
         scratch / "config.yaml",
-        "pipeline-executor: {type: local, config: {enable_parallel: true}}\nrun-log-store: {type: chunked-fs}\n",
+        "pipeline-executor: {type: local, config: {enable_parallel: true, min_parallel_seconds: 0}}\nrun-log-store: {type: chunked-fs}\n",
     )
     write(
         scratch / "tasks_die.py",
@@ -159,7 +159,7 @@ def test_branches_putting_one_name_with_different_bytes(scratch, monkeypatch, pa
     write(scratch / "pipeline.yaml", CLASH)
     write(
         scratch / "config.yaml",
-        f"pipeline-executor: {{type: local, config: {{enable_parallel: {str(parallel).lower()}}}}}\n"
+        f"pipeline-executor: {{type: local, config: {{enable_parallel: {str(parallel).lower()}, min_parallel_seconds: 0}}}}\n"
         "run-log-store: {type: chunked-fs}\n",
     )
     monkeypatch.setenv("RUNNABLE_PRM_items", "[1, 2, 3, 4]")
@@ -167,3 +167,61 @@ def test_branches_putting_one_name_with_different_bytes(scratch, monkeypatch, pa
     fan = run_log.steps["fan"]
     assert "catalog item 'out.bin' was put by parallel branches" in fan.message
     assert (fan.status, run_log.status) == (("FAIL", "FAIL") if parallel else ("SUCCESS", "SUCCESS"))
+
+
+PACED = """
+import os, time
+
+
+def items(n: int) -> list:
+    return list(range(n))
+
+
+def work(item: int, seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+"""
+
+PACED_PIPELINE = """
+dag:
+  start_at: items
+  steps:
+    items: {type: task, command: paced.items, returns: [xs], next: fan}
+    fan:
+      type: map
+      iterate_on: xs
+      iterate_as: item
+      next: success
+      branch:
+        start_at: work
+        steps:
+          work: {type: task, command: paced.work, returns: [pids], next: success}
+"""
+
+
+@pytest.mark.parametrize(
+    ("seconds", "forked"),
+    [
+        (0.0, False),  # 8 cheap items: forking would cost more than running them all here
+        (0.1, True),  # 8 items of 0.1 s: the first shows the whole map would take 0.8 s; the other 7 go to workers
+    ],
+)
+def test_a_map_runs_its_items_in_workers_only_when_that_pays(scratch, monkeypatch, seconds, forked):
+    from runnable.entrypoints import load_graph, run_graph
+
+    write(scratch / "paced.py", PACED)
+    write(scratch / "pipeline.yaml", PACED_PIPELINE)
+    write(
+        scratch / "config.yaml",
+        "pipeline-executor: {type: local, config: {enable_parallel: true}}\nrun-log-store: {type: chunked-fs}\n",
+    )
+    monkeypatch.setenv("RUNNABLE_PRM_n", "8")
+    monkeypatch.setenv("RUNNABLE_PRM_seconds", str(seconds))
+    run_log = run_graph(load_graph("pipeline.yaml"), configuration_file="config.yaml", run_id=f"paced-{forked}")
+    assert run_log.status == "SUCCESS"
+    pids = run_log.parameters["pids"].value
+    assert len(pids) == 8 and pids[0] == os.getpid(), "the first item always runs here"
+    if forked:
+        assert os.getpid() not in pids[1:] and len(set(pids[1:])) >= 1
+    else:
+        assert set(pids) == {os.getpid()}

@@ -121,7 +121,9 @@ def test_container_processes_share_the_parent_run(project: Project, client: Mlfl
 
 
 def test_forked_parallel_branches_nest_under_one_parent(project: Project, client: MlflowClient) -> None:
-    config = project.config("parallel.yaml", executor={"type": "local", "config": {"enable_parallel": True}})
+    config = project.config(
+        "parallel.yaml", executor={"type": "local", "config": {"enable_parallel": True, "min_parallel_seconds": 0}}
+    )
     done = project.runnable("execute", "pipeline.yaml", "-c", config, "-p", project.parameters(), "--run-id", "fork-1")
     assert done.returncode == 0, done.stdout + done.stderr
 
