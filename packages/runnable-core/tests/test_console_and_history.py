@@ -296,7 +296,8 @@ def test_import_runnable_stays_lazy():
 def test_parallel_branches_report_progress_through_shared_counters(project):
     write(
         project / "parallel.yaml",
-        "pipeline-executor: {type: local, config: {enable_parallel: true, min_parallel_seconds: 0}}\nrun-log-store: {type: chunked-fs}\n",
+        "pipeline-executor: {type: local, config: {enable_parallel: true, min_parallel_seconds: 0}}\n"
+        "run-log-store: {type: chunked-fs}\n",
     )
     done = cli(
         "execute", "map.yaml", "-c", "parallel.yaml", "--run-id", "par", cwd=project,

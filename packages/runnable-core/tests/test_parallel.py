@@ -102,7 +102,8 @@ def test_a_worker_that_dies_fails_its_branch_and_the_run_instead_of_hanging(scra
 
     write(
         scratch / "config.yaml",
-        "pipeline-executor: {type: local, config: {enable_parallel: true, min_parallel_seconds: 0}}\nrun-log-store: {type: chunked-fs}\n",
+        "pipeline-executor: {type: local, config: {enable_parallel: true, min_parallel_seconds: 0}}\n"
+        "run-log-store: {type: chunked-fs}\n",
     )
     write(
         scratch / "tasks_die.py",
@@ -159,7 +160,8 @@ def test_branches_putting_one_name_with_different_bytes(scratch, monkeypatch, pa
     write(scratch / "pipeline.yaml", CLASH)
     write(
         scratch / "config.yaml",
-        f"pipeline-executor: {{type: local, config: {{enable_parallel: {str(parallel).lower()}, min_parallel_seconds: 0}}}}\n"
+        "pipeline-executor: {type: local, config: "
+        f"{{enable_parallel: {str(parallel).lower()}, min_parallel_seconds: 0}}}}\n"
         "run-log-store: {type: chunked-fs}\n",
     )
     monkeypatch.setenv("RUNNABLE_PRM_items", "[1, 2, 3, 4]")

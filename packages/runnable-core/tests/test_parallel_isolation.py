@@ -93,7 +93,10 @@ dag:
             next: success
 """
 
-CONFIG = "pipeline-executor: {type: local, config: {enable_parallel: true, min_parallel_seconds: 0}}\nrun-log-store: {type: chunked-fs}\n"
+CONFIG = (
+    "pipeline-executor: {type: local, config: {enable_parallel: true, min_parallel_seconds: 0}}\n"
+    "run-log-store: {type: chunked-fs}\n"
+)
 
 
 def test_parallel_branches_hash_only_their_own_bytes(scratch, monkeypatch):
