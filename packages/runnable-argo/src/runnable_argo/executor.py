@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import yaml
 from pydantic import Field
 from runnable.errors import ConfigurationError
-from runnable.models.graph import BaseNode, CompositeNode, Graph, MapNode, ParallelNode, TaskNode
+from runnable.models.graph import BaseNode, MapNode, ParallelNode, TaskNode
 from runnable.services.executor import BaseRenderingExecutor
 
 from runnable_argo.config import (
@@ -47,17 +47,6 @@ class _Dumper(yaml.SafeDumper):
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
-
-
-def _steps(graph: Graph) -> list[BaseNode]:
-    """Every step of the pipeline, at any depth."""
-    found: list[BaseNode] = []
-    for node in graph.nodes.values():
-        found.append(node)
-        if isinstance(node, CompositeNode):
-            for branch in node.branch_graphs().values():
-                found += _steps(branch)
-    return found
 
 
 class ArgoExecutor(BaseRenderingExecutor):
@@ -113,7 +102,7 @@ class ArgoExecutor(BaseRenderingExecutor):
     def manifest(self, context: RunContext) -> dict[str, Any]:
         """The manifest as a dictionary: a Workflow, a WorkflowTemplate or (with a schedule) a CronWorkflow."""
         graph = context.graph
-        steps = _steps(graph)
+        steps = graph.all_nodes()
         self._check_overrides(steps, context)
         common = ["--run-id", self.run_id]
         config_file = self.config_file or context.config.source

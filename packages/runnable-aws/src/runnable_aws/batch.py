@@ -11,7 +11,53 @@ Exit status 3 of a protocol call means "a store could not be reached": Batch ret
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+SECRET_ARN_PREFIXES = ("arn:aws:secretsmanager:", "arn:aws:ssm:")
+
+
+def check_secret_references(secrets: dict[str, str]) -> dict[str, str]:
+    """Secrets are given by reference (an ARN), never by value: a value would land in the rendered files."""
+    for name, reference in secrets.items():
+        if not reference.startswith(SECRET_ARN_PREFIXES):
+            raise ValueError(
+                f"secret {name!r}: give the ARN of a Secrets Manager secret (arn:aws:secretsmanager:...) or an SSM "
+                "parameter (arn:aws:ssm:...), never the value itself"
+            )
+    return secrets
+
+
+class BatchContainer(BaseModel):
+    """The settings of the Batch containers a pipeline's steps (``step-functions``) or a job (``aws-batch``)
+    run in: one set of names in both executors' configuration."""
+
+    # The container image: runnable (with runnable-aws), the pipeline or job file and the project's code.
+    image: str = Field(min_length=1)
+    # The Batch job queue (name or ARN) jobs go to (a step's override may name another).
+    job_queue: str = Field(min_length=1)
+    region: str | None = None
+    # Names of the job definitions (and of the state machine): default, from the pipeline or job file's name.
+    name: str | None = None
+    # The containers' role (S3, secrets...) and ECS's role (Fargate, and secrets resolved by Batch).
+    job_role_arn: str | None = None
+    execution_role_arn: str | None = None
+    platform: Literal["EC2", "FARGATE"] = "EC2"
+    vcpu: float = Field(default=1.0, gt=0)
+    memory_mib: int = Field(default=2048, ge=4)
+    gpus: int | None = Field(default=None, ge=1)
+    # Batch attempts of one container; only exit status 3 (a store could not be reached) is retried.
+    job_attempts: int = Field(default=3, ge=1, le=10)
+    # Seconds one attempt of a container may run.
+    timeout_seconds: int | None = Field(default=None, ge=60)
+    tags: dict[str, str] = Field(default_factory=dict)
+    # Plain environment variables of the containers (never secrets: those go in `secrets`).
+    environment: dict[str, str] = Field(default_factory=dict)
+    # Secret name (as tasks list them in `secrets:`) -> ARN of a Secrets Manager secret or SSM parameter.
+    secrets: dict[str, str] = Field(default_factory=dict)
+
+    _secret_references = field_validator("secrets")(classmethod(lambda cls, v: check_secret_references(v)))
 
 
 def job_definition_name(text: str) -> str:

@@ -38,14 +38,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import Field, field_validator
 from runnable.errors import ConfigurationError, InfrastructureError, RunLogNotFoundError, RunnableError
 from runnable.services.executor import BaseJobExecutor
 
-from runnable_aws.batch import job_definition, job_definition_name, register_job_definition
-from runnable_aws.stepfunctions.config import check_secret_references
+from runnable_aws.batch import BatchContainer, job_definition, job_definition_name, register_job_definition
 
 if TYPE_CHECKING:
     from runnable.engine.context import RunContext
@@ -59,39 +57,16 @@ LOCAL_RUN_LOG_STORES = ("file-system", "chunked-fs")
 ENVIRONMENT_SECRETS = ("env-secrets",)
 
 
-class AwsBatchJobExecutor(BaseJobExecutor):
+class AwsBatchJobExecutor(BatchContainer, BaseJobExecutor):
+    """Settings of the Batch container: :class:`runnable_aws.batch.BatchContainer` (image, job_queue, vcpu...)."""
+
     service_name: ClassVar[str] = "aws-batch"
 
-    # The container image: runnable (with runnable-aws), the job file, the configuration and the project's code.
-    image: str = Field(min_length=1)
-    # The Batch job queue (name or ARN).
-    job_queue: str = Field(min_length=1)
-    region: str | None = None
     # The Batch API endpoint (a VPC endpoint; moto in the tests). The container is not told it.
     endpoint_url: str | None = None
-    # The job definition's name (default: the job file's name).
-    name: str | None = None
-    # The containers' role (S3, secrets...) and ECS's role (Fargate, and secrets resolved by Batch).
-    job_role_arn: str | None = None
-    execution_role_arn: str | None = None
-    platform: Literal["EC2", "FARGATE"] = "EC2"
-    vcpu: float = Field(default=1.0, gt=0)
-    memory_mib: int = Field(default=2048, ge=4)
-    gpus: int | None = Field(default=None, ge=1)
-    # Batch attempts of the container; only exit status 3 (a store could not be reached) is retried.
-    job_attempts: int = Field(default=3, ge=1, le=10)
-    # Seconds one attempt of the container may run.
-    timeout_seconds: int | None = Field(default=None, ge=60)
-    tags: dict[str, str] = Field(default_factory=dict)
-    # Plain environment variables of the container (never secrets: those go in `secrets`).
-    environment: dict[str, str] = Field(default_factory=dict)
-    # Secret name (as the job lists it in `secrets:`) -> ARN of a Secrets Manager secret or SSM parameter.
-    secrets: dict[str, str] = Field(default_factory=dict)
     # The job file and this configuration file as the container sees them (default: as given to execute-job).
     job_file: str | None = None
     config_file: str | None = None
-
-    _secret_references = field_validator("secrets")(classmethod(lambda cls, v: check_secret_references(v)))
 
     # --- execute-job ----------------------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 # Errors of the Batch integration that say "AWS could not take the job now", never "the step failed":
 # retrying them cannot run a task twice. A task's own `max_attempts` run inside its container.
 DEFAULT_RETRY_ERRORS = ["Batch.AWSBatchException", "Batch.ServerException", "Batch.TooManyRequestsException"]
-SECRET_ARN_PREFIXES = ("arn:aws:secretsmanager:", "arn:aws:ssm:")
 
 
 class Block(BaseModel):
@@ -68,14 +67,3 @@ class StepOverride(Block):
     job_attempts: int | None = Field(default=None, ge=1, le=10)
     retry: Retry | None = None
     tags: dict[str, str] = Field(default_factory=dict)
-
-
-def check_secret_references(secrets: dict[str, str]) -> dict[str, str]:
-    """Secrets are given by reference (an ARN), never by value: a value would land in the rendered files."""
-    for name, reference in secrets.items():
-        if not reference.startswith(SECRET_ARN_PREFIXES):
-            raise ValueError(
-                f"secret {name!r}: give the ARN of a Secrets Manager secret (arn:aws:secretsmanager:...) or an SSM "
-                "parameter (arn:aws:ssm:...), never the value itself"
-            )
-    return secrets

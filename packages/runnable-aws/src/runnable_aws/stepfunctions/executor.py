@@ -22,54 +22,29 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 from runnable.errors import ConfigurationError
-from runnable.models.graph import BaseNode, CompositeNode, Graph, StubNode, TaskNode
+from runnable.models.graph import BaseNode, CompositeNode, StubNode, TaskNode
 from runnable.services.executor import BaseRenderingExecutor
 
-from runnable_aws.batch import job_definition, job_definition_name
+from runnable_aws.batch import BatchContainer, job_definition, job_definition_name
 from runnable_aws.stepfunctions.asl import StateBuilder
-from runnable_aws.stepfunctions.config import PlanStore, Retry, StepOverride, check_secret_references
+from runnable_aws.stepfunctions.config import PlanStore, Retry, StepOverride
 
 if TYPE_CHECKING:
     from runnable.engine.context import RunContext
 
 
-def _steps(graph: Graph) -> list[BaseNode]:
-    """Every step of the pipeline, at any depth."""
-    found: list[BaseNode] = []
-    for node in graph.nodes.values():
-        found.append(node)
-        if isinstance(node, CompositeNode):
-            for branch in node.branch_graphs().values():
-                found += _steps(branch)
-    return found
+class StepFunctionsExecutor(BatchContainer, BaseRenderingExecutor):
+    """Settings of the Batch containers: :class:`runnable_aws.batch.BatchContainer` (image, job_queue, vcpu...)."""
 
-
-class StepFunctionsExecutor(BaseRenderingExecutor):
     service_name: ClassVar[str] = "step-functions"
 
-    # The container image: runnable (with runnable-aws), the pipeline file and the project's code.
-    image: str = Field(min_length=1)
-    # The Batch job queue (name or ARN) every job goes to unless a step's override says otherwise.
-    job_queue: str = Field(min_length=1)
     # Where the fan-outs of map, conditional and loop steps leave their plans (needed only by those steps).
     plans: PlanStore | None = None
-    region: str | None = None
-    # Names of the state machine and of the job definitions (default: from the pipeline file's name).
-    name: str | None = None
-    # The role Step Functions assumes (deploy), the role of the containers, and ECS's role (Fargate, secrets).
+    # The role Step Functions assumes (deploy).
     state_machine_role_arn: str | None = None
-    job_role_arn: str | None = None
-    execution_role_arn: str | None = None
-    platform: Literal["EC2", "FARGATE"] = "EC2"
-    vcpu: float = Field(default=1.0, gt=0)
-    memory_mib: int = Field(default=2048, ge=4)
-    gpus: int | None = Field(default=None, ge=1)
-    # Batch attempts of one container; only exit status 3 (a store could not be reached) is retried.
-    job_attempts: int = Field(default=3, ge=1, le=10)
-    # Seconds one container may run (Batch), and the whole execution (the state machine).
-    timeout_seconds: int | None = Field(default=None, ge=60)
+    # Seconds the whole execution may run (the state machine).
     execution_timeout_seconds: int | None = Field(default=None, ge=1)
     retry: Retry = Field(default_factory=Retry)
     # Branches of one map at the same time (0: as many as Step Functions allows).
@@ -78,18 +53,11 @@ class StepFunctionsExecutor(BaseRenderingExecutor):
     # 10,000 numbers or 4,000 long strings) or `distributed` (a child execution per branch; the Map reads the keys
     # from S3 itself: any number of items, and no 25,000-event history limit of one execution).
     map_mode: Literal["inline", "distributed"] = "inline"
-    tags: dict[str, str] = Field(default_factory=dict)
-    # Plain environment variables of every container (never secrets: those go in `secrets`).
-    environment: dict[str, str] = Field(default_factory=dict)
-    # Secret name (as tasks list them in `secrets:`) -> ARN of a Secrets Manager secret or SSM parameter.
-    secrets: dict[str, str] = Field(default_factory=dict)
     # Per task step, by step name: image, resources, queue, environment... that step needs differently.
     overrides: dict[str, StepOverride] = Field(default_factory=dict)
     # The pipeline and runnable configuration files as the containers see them (default: as given to render).
     pipeline_file: str | None = None
     config_file: str | None = None
-
-    _secret_references = field_validator("secrets")(classmethod(lambda cls, v: check_secret_references(v)))
 
     # --- render ---------------------------------------------------------------------------------------------
 
@@ -131,7 +99,7 @@ class StepFunctionsExecutor(BaseRenderingExecutor):
     def build(self, context: RunContext) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The state machine definition and the job definitions, as dictionaries."""
         graph = context.graph
-        steps = _steps(graph)
+        steps = graph.all_nodes()
         self._check(steps, context)
         base = self.base_name(context)
         common: list[str] = []

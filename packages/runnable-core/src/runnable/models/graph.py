@@ -212,6 +212,17 @@ class Graph(BaseModel):
     def fail_node(self) -> str:
         return next(n.name for n in self.nodes.values() if isinstance(n, FailNode))
 
+    def all_nodes(self) -> list[BaseNode]:
+        """Every node of the graph and of its branches, at any depth, each composite before its branches' nodes
+        (what a renderer checks step names, secrets and overrides against)."""
+        found: list[BaseNode] = []
+        for node in self.nodes.values():
+            found.append(node)
+            if isinstance(node, CompositeNode):
+                for branch in node.branch_graphs().values():
+                    found += branch.all_nodes()
+        return found
+
     def dag_hash(self) -> str:
         """A stable fingerprint of the graph's structure, independent of step order in the source."""
         data = _drop_run_limits(self.model_dump(mode="json", by_alias=True, exclude={"name", "description"}))
