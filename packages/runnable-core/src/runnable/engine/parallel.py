@@ -25,7 +25,6 @@ from __future__ import annotations
 import gc
 import logging
 import math
-import multiprocessing
 import os
 import shutil
 import signal
@@ -34,8 +33,6 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -137,6 +134,12 @@ def _in_processes(run: Run, branches: list[Branch], walk: Walk) -> None:
     # touch (copy) every page of them in each worker. Frozen, it leaves them alone until the branches are done.
     gc.freeze()
     try:
+        # Imported here, not with this module: a run that never forks does not pay for them, and the pool pickles
+        # its work items by their module's name, so it must be the module now in sys.modules.
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures.process import BrokenProcessPool
+
         mp_context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, mp_context=mp_context, initializer=_worker_start) as pool:
             futures = {pool.submit(_run_batch, batch): batch for batch in batches(len(branches), workers)}

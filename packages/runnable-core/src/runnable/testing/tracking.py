@@ -117,12 +117,13 @@ class ExperimentTrackerSuite(ServiceSuite):
         self, experiment_tracker: BaseExperimentTracker, tracked_run_reader: TrackedRunReader, workspace: Workspace
     ) -> None:
         """With ``enable_parallel`` the branches of a map run in processes forked from the run's: the tracker
-        observes their steps there (a client inherited across fork must still deliver)."""
+        observes their steps there (a client inherited across fork must still deliver). ``min_parallel_seconds:
+        0`` sends even these quick items to the workers."""
         from runnable import Map, Pipeline, PythonTask, metric
 
         config = yaml.safe_load(workspace.config_file.read_text())
         config["run-log-store"] = {"type": "chunked-fs", "config": {"log_folder": str(workspace.run_log_folder)}}
-        config["pipeline-executor"] = {"type": "local", "config": {"enable_parallel": True}}
+        config["pipeline-executor"] = {"type": "local", "config": {"enable_parallel": True, "min_parallel_seconds": 0}}
         workspace.config_file.write_text(yaml.safe_dump(config))
         branch = Pipeline(
             steps=[PythonTask(name="train", function=tasks.train, returns=["epochs", metric("accuracy")])]
