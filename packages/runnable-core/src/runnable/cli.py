@@ -333,8 +333,11 @@ def deploy(
 ) -> None:
     """Create or update a pipeline on its orchestrator (the configured executor must deploy, e.g. step-functions).
 
-    What is deployed is exactly what `runnable render` writes; deploying again changes nothing unless the
-    pipeline or its configuration changed. With --start a run begins, named by --run-id (default: generated).
+    What is deployed is exactly what `runnable render` writes.
+
+    Deploying again changes nothing unless the pipeline or its configuration changed.
+
+    With --start a run begins, named by --run-id (default: generated).
 
     Example:
 
