@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argo_helpers import MINIMAL, REPO, clean_env, render
 from argo_interpreter import run_files
 from argo_pipelines import ALL_KINDS, FAILING, TASKS
-from conftest import MINIMAL, REPO, clean_env, render
 from runnable.defaults.file_system_run_log import FileSystemRunLogStore
 from runnable.models.run_log import RunLog
 from runnable.testing.executors import run_shape

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from conftest import MINIMAL, REPO
+from argo_helpers import MINIMAL, REPO
 from manifest_checks import check
 
 

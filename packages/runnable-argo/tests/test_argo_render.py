@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from argo_helpers import MINIMAL, REPO, clean_env, render
 from argo_pipelines import ALL_KINDS, FAILING, NOTEBOOK, TASKS
-from conftest import MINIMAL, REPO, clean_env, render
 from manifest_checks import check, schema_errors
 from runnable_argo.names import Names, dns_label
 

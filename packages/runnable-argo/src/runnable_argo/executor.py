@@ -104,14 +104,7 @@ class ArgoExecutor(BaseRenderingExecutor):
         graph = context.graph
         steps = graph.all_nodes()
         self._check_overrides(steps, context)
-        common = ["--run-id", self.run_id]
-        config_file = self.config_file or context.config.source
-        if config_file:
-            common += ["--config", config_file]
-        if context.parameters_file:
-            common += ["--parameters", context.parameters_file]
-        if context.tag:
-            common += ["--tag", context.tag]
+        common = ["--run-id", self.run_id, *self.protocol_options(context, self.config_file)]
         pipeline_file = self.pipeline_file or context.pipeline_file
         if not pipeline_file:
             raise ConfigurationError(

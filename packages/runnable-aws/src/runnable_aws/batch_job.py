@@ -108,10 +108,8 @@ class AwsBatchJobExecutor(BatchContainer, BaseJobExecutor):
 
     def _run_here(self, context: RunContext) -> RunLog:
         """Inside the Batch container: join the run the submitter created and run the task, as `local` does."""
-        from runnable.engine.run import Run
-        from runnable.engine.steps import run_task
-        from runnable.models.graph import TaskNode
-        from runnable.models.run_log import FAIL, PROCESSING, SUCCESS
+        from runnable.executors.local import run_job
+        from runnable.models.run_log import PROCESSING
 
         try:
             ended = context.run_log_store.get_run_log(context.run_id)
@@ -120,19 +118,7 @@ class AwsBatchJobExecutor(BatchContainer, BaseJobExecutor):
         if ended is not None and ended.status != PROCESSING:  # Batch started the container again: run nothing
             context.run_log = ended
             return ended
-
-        class JoiningRun(Run):
-            def open(self, *, join: bool = True) -> RunLog:
-                return super().open(join=True)
-
-        run = JoiningRun(context)
-        node = context.graph.nodes[context.graph.start_at]
-        assert isinstance(node, TaskNode) and context.job
-        with run.running():
-            step_log = run_task(node, context, run.scope(""), step_type="job")
-            run.close(SUCCESS if step_log.status == SUCCESS else FAIL)
-        assert context.run_log is not None
-        return context.run_log
+        return run_job(context, join=True)  # as the local job executor runs it, in the run created for it
 
     # --- what is sent to AWS --------------------------------------------------------------------------------
 

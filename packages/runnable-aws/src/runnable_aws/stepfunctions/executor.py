@@ -102,14 +102,7 @@ class StepFunctionsExecutor(BatchContainer, BaseRenderingExecutor):
         steps = graph.all_nodes()
         self._check(steps, context)
         base = self.base_name(context)
-        common: list[str] = []
-        config_file = self.config_file or context.config.source
-        if config_file:
-            common += ["--config", config_file]
-        if context.parameters_file:
-            common += ["--parameters", context.parameters_file]
-        if context.tag:
-            common += ["--tag", context.tag]
+        common = self.protocol_options(context, self.config_file)
 
         def batch_parameters(step: str) -> dict[str, Any]:
             override = self.overrides.get(step)

@@ -171,13 +171,14 @@ class Run:
         return run_log
 
     @contextmanager
-    def running(self) -> Iterator[None]:
-        """Open the run; close it whatever happens (a failure, Ctrl-C, SIGTERM) if no terminal step did."""
+    def running(self, *, join: bool = False) -> Iterator[None]:
+        """Open the run (``join``: as :meth:`open`); close it whatever happens (a failure, Ctrl-C, SIGTERM) if no
+        terminal step did."""
         with _records_kept():
-            yield from self._running()
+            yield from self._running(join)
 
-    def _running(self) -> Iterator[None]:
-        self.open()
+    def _running(self, join: bool) -> Iterator[None]:
+        self.open(join=join)
         reason = "the run was interrupted"
         previous = _on_sigterm()
         try:

@@ -39,16 +39,22 @@ class LocalJobExecutor(BaseJobExecutor):
     service_name: ClassVar[str] = "local"
 
     def execute_job(self, context: RunContext) -> RunLog:
-        from runnable.engine.run import Run
-        from runnable.engine.steps import run_task
-        from runnable.models.graph import TaskNode
-        from runnable.models.run_log import FAIL, SUCCESS
+        return run_job(context)
 
-        run = Run(context)
-        node = context.graph.nodes[context.graph.start_at]
-        assert isinstance(node, TaskNode) and context.job
-        with run.running():
-            step_log = run_task(node, context, run.scope(""), step_type="job")
-            run.close(SUCCESS if step_log.status == SUCCESS else FAIL)
-        assert context.run_log is not None
-        return context.run_log
+
+def run_job(context: RunContext, *, join: bool = False) -> RunLog:
+    """The context's single task, run in this process and recorded as the run's job. ``join``: take part in the
+    run another process created (a job executor that submits the job creates it; its container joins it)."""
+    from runnable.engine.run import Run
+    from runnable.engine.steps import run_task
+    from runnable.models.graph import TaskNode
+    from runnable.models.run_log import FAIL, SUCCESS
+
+    run = Run(context)
+    node = context.graph.nodes[context.graph.start_at]
+    assert isinstance(node, TaskNode) and context.job
+    with run.running(join=join):
+        step_log = run_task(node, context, run.scope(""), step_type="job")
+        run.close(SUCCESS if step_log.status == SUCCESS else FAIL)
+    assert context.run_log is not None
+    return context.run_log

@@ -48,6 +48,21 @@ class BaseRenderingExecutor(BasePipelineExecutor):
             f"the {self.service_name!r} executor renders pipelines for an orchestrator: use `runnable render`"
         )
 
+    @staticmethod
+    def protocol_options(context: RunContext, config_file: str | None = None) -> list[str]:
+        """The options every ``runnable execute-step | fan-out | fan-in`` of the rendered run is given besides its
+        run id: the configuration file (``config_file`` as the containers see it, default the one given to
+        render), the parameters file and the tag."""
+        options: list[str] = []
+        config_file = config_file or context.config.source
+        if config_file:
+            options += ["--config", config_file]
+        if context.parameters_file:
+            options += ["--parameters", context.parameters_file]
+        if context.tag:
+            options += ["--tag", context.tag]
+        return options
+
     def deploy(self, context: RunContext, *, start: bool = False) -> list[str]:
         """Create or update on the orchestrator what :meth:`render` writes, and start a run (named
         ``context.run_id``) when ``start``; return the lines ``runnable deploy`` prints (what changed, where to
