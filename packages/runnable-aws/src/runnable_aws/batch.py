@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SECRET_ARN_PREFIXES = ("arn:aws:secretsmanager:", "arn:aws:ssm:")
 
@@ -27,6 +27,21 @@ def check_secret_references(secrets: dict[str, str]) -> dict[str, str]:
                 "parameter (arn:aws:ssm:...), never the value itself"
             )
     return secrets
+
+
+class ContainerOverride(BaseModel):
+    """What one step's containers need differently from :class:`BatchContainer`'s settings (unset: the same)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: str | None = None
+    vcpu: float | None = Field(default=None, gt=0)
+    memory_mib: int | None = Field(default=None, ge=4)
+    gpus: int | None = Field(default=None, ge=1)
+    environment: dict[str, str] = Field(default_factory=dict)  # added to the containers' environment
+    timeout_seconds: int | None = Field(default=None, ge=60)
+    job_attempts: int | None = Field(default=None, ge=1, le=10)
+    tags: dict[str, str] = Field(default_factory=dict)  # added to the tags
 
 
 class BatchContainer(BaseModel):
@@ -59,66 +74,60 @@ class BatchContainer(BaseModel):
 
     _secret_references = field_validator("secrets")(classmethod(lambda cls, v: check_secret_references(v)))
 
+    def batch_job_definition(self, name: str, override: ContainerOverride | None = None) -> dict[str, Any]:
+        """``register_job_definition``'s arguments for containers with these settings, ``override`` applied."""
+        override = override or ContainerOverride()
+        image = override.image or self.image
+        vcpu = override.vcpu or self.vcpu
+        memory_mib = override.memory_mib or self.memory_mib
+        gpus = override.gpus or self.gpus
+        attempts = override.job_attempts or self.job_attempts
+        timeout_seconds = override.timeout_seconds or self.timeout_seconds
+        environment = {**self.environment, **override.environment}
+        tags = {**self.tags, **override.tags}
+        requirements = [
+            {"type": "VCPU", "value": f"{vcpu:g}"},
+            {"type": "MEMORY", "value": str(memory_mib)},
+        ]
+        if gpus:
+            requirements.append({"type": "GPU", "value": str(gpus)})
+        container: dict[str, Any] = {
+            "image": image,
+            "command": ["runnable", "--help"],
+            "resourceRequirements": requirements,
+            "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+        }
+        if self.secrets:  # references only: Batch resolves them into the container's environment at start
+            container["secrets"] = [{"name": k, "valueFrom": v} for k, v in sorted(self.secrets.items())]
+        if self.job_role_arn:
+            container["jobRoleArn"] = self.job_role_arn
+        if self.execution_role_arn:
+            container["executionRoleArn"] = self.execution_role_arn
+        definition: dict[str, Any] = {
+            "jobDefinitionName": name,
+            "type": "container",
+            "containerProperties": container,
+            "retryStrategy": {
+                "attempts": attempts,
+                "evaluateOnExit": [
+                    {"onExitCode": "3", "action": "RETRY"},
+                    {"onExitCode": "*", "action": "EXIT"},
+                ],
+            },
+            "platformCapabilities": [self.platform],
+            "propagateTags": True,
+        }
+        if timeout_seconds:
+            definition["timeout"] = {"attemptDurationSeconds": timeout_seconds}
+        if tags:
+            definition["tags"] = dict(tags)
+        return definition
+
 
 def job_definition_name(text: str) -> str:
     """Batch names: up to 128 letters, digits, hyphens and underscores, starting with a letter or digit."""
     name = re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-_") or "runnable"
     return name[:128]
-
-
-def job_definition(
-    *,
-    name: str,
-    image: str,
-    vcpu: float,
-    memory_mib: int,
-    gpus: int | None,
-    environment: dict[str, str],
-    secrets: dict[str, str],
-    job_role_arn: str | None,
-    execution_role_arn: str | None,
-    attempts: int,
-    timeout_seconds: int | None,
-    tags: dict[str, str],
-    platform: str,
-) -> dict[str, Any]:
-    requirements = [
-        {"type": "VCPU", "value": f"{vcpu:g}"},
-        {"type": "MEMORY", "value": str(memory_mib)},
-    ]
-    if gpus:
-        requirements.append({"type": "GPU", "value": str(gpus)})
-    container: dict[str, Any] = {
-        "image": image,
-        "command": ["runnable", "--help"],
-        "resourceRequirements": requirements,
-        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
-    }
-    if secrets:  # references only: Batch resolves them into the container's environment at start
-        container["secrets"] = [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())]
-    if job_role_arn:
-        container["jobRoleArn"] = job_role_arn
-    if execution_role_arn:
-        container["executionRoleArn"] = execution_role_arn
-    definition: dict[str, Any] = {
-        "jobDefinitionName": name,
-        "type": "container",
-        "containerProperties": container,
-        "retryStrategy": {
-            "attempts": attempts,
-            "evaluateOnExit": [
-                {"onExitCode": "3", "action": "RETRY"},
-                {"onExitCode": "*", "action": "EXIT"},
-            ],
-        },
-        "platformCapabilities": [platform],
-        "propagateTags": True,
-    }
-    if timeout_seconds:
-        definition["timeout"] = {"attemptDurationSeconds": timeout_seconds}
-    if tags:
-        definition["tags"] = dict(tags)
-    return definition
 
 
 def _contains(actual: Any, wanted: Any) -> bool:

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from runnable.errors import ConfigurationError, InfrastructureError, RunLogNotFoundError, RunnableError
 from runnable.services.executor import BaseJobExecutor
 
-from runnable_aws.batch import BatchContainer, job_definition, job_definition_name, register_job_definition
+from runnable_aws.batch import BatchContainer, job_definition_name, register_job_definition
 
 if TYPE_CHECKING:
     from runnable.engine.context import RunContext
@@ -128,21 +128,7 @@ class AwsBatchJobExecutor(BatchContainer, BaseJobExecutor):
     def job_definition(self, context: RunContext) -> dict[str, Any]:
         """``register_job_definition``'s arguments. Checks the configuration first (no AWS call)."""
         self.check(context)
-        return job_definition(
-            name=self.base_name(context),
-            image=self.image,
-            vcpu=self.vcpu,
-            memory_mib=self.memory_mib,
-            gpus=self.gpus,
-            environment=self.environment,
-            secrets=self.secrets,
-            job_role_arn=self.job_role_arn,
-            execution_role_arn=self.execution_role_arn,
-            attempts=self.job_attempts,
-            timeout_seconds=self.timeout_seconds,
-            tags=self.tags,
-            platform=self.platform,
-        )
+        return self.batch_job_definition(self.base_name(context))
 
     def command(self, context: RunContext) -> list[str]:
         """What the container runs: this job, in this run, with this configuration."""

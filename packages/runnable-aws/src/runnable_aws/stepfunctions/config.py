@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from runnable_aws.batch import ContainerOverride
+
 # Errors of the Batch integration that say "AWS could not take the job now", never "the step failed":
 # retrying them cannot run a task twice. A task's own `max_attempts` run inside its container.
 DEFAULT_RETRY_ERRORS = ["Batch.AWSBatchException", "Batch.ServerException", "Batch.TooManyRequestsException"]
@@ -54,16 +56,9 @@ class PlanStore(Block):
         return value.strip("/")
 
 
-class StepOverride(Block):
-    """What one task step (by its name, wherever it is in the pipeline) needs differently: its own job definition."""
+class StepOverride(ContainerOverride):
+    """What one task step (by its name, wherever it is in the pipeline) needs differently: its own job definition
+    (the container settings of :class:`runnable_aws.batch.ContainerOverride`), queue and retry rule."""
 
-    image: str | None = None
-    vcpu: float | None = Field(default=None, gt=0)
-    memory_mib: int | None = Field(default=None, ge=4)
-    gpus: int | None = Field(default=None, ge=1)
     job_queue: str | None = None
-    environment: dict[str, str] = Field(default_factory=dict)
-    timeout_seconds: int | None = Field(default=None, ge=60)
-    job_attempts: int | None = Field(default=None, ge=1, le=10)
     retry: Retry | None = None
-    tags: dict[str, str] = Field(default_factory=dict)

@@ -6,7 +6,7 @@ optionally start an execution (whose name is the run id)::
     deployment = deploy("pipeline.yaml", "sfn.yaml", start=True)
     print(deployment.execution_arn)
 
-The pipeline is rendered by ``runnable render`` (the same files you can inspect), in a temporary folder.
+What is deployed is what ``runnable render`` writes (the same executor builds it, in this process).
 Deploying twice changes nothing: a job definition gets a new revision only when it differs from its latest
 active one, and the state machine is updated only when its definition or role changed.
 """
@@ -15,14 +15,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from runnable.errors import ConfigurationError, InfrastructureError, RunnableError
 
 
@@ -48,32 +44,6 @@ class Deployment:
         return lines
 
 
-def render(pipeline_file: str | Path, config_file: str | Path, parameters_file: str | Path | None = None) -> tuple:
-    """The state machine and job definitions ``runnable render`` writes, as Python objects."""
-    with tempfile.TemporaryDirectory(prefix="runnable-sfn-") as folder:
-        target = Path(folder) / "machine.json"
-        command = [sys.executable, "-m", "runnable", "render", str(pipeline_file), "-c", str(config_file)]
-        command += ["-o", str(target)] + (["--parameters", str(parameters_file)] if parameters_file else [])
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
-            raise RunnableError(f"runnable render {pipeline_file}: {lines[-1] if lines else 'failed'}")
-        (jobs,) = Path(folder).glob("*-batch-job-definitions.json")
-        return json.loads(target.read_text()), json.loads(jobs.read_text())
-
-
-def _executor_config(config_file: str | Path) -> Any:
-    from runnable_aws.stepfunctions.executor import StepFunctionsExecutor
-
-    document = yaml.safe_load(Path(config_file).read_text()) or {}
-    block = document.get("pipeline-executor") or {}
-    if block.get("type") != "step-functions":
-        raise ConfigurationError(
-            f"{config_file}: pipeline-executor is {block.get('type')!r}; deploy needs type: step-functions"
-        )
-    return StepFunctionsExecutor(**(block.get("config") or {}))
-
-
 def deploy(
     pipeline_file: str | Path,
     config_file: str | Path,
@@ -84,16 +54,32 @@ def deploy(
     execution_input: dict[str, Any] | None = None,
     endpoint_url: str | None = None,
 ) -> Deployment:
-    """Register the job definitions, create or update the state machine, and start it if ``start``.
+    """Register the job definitions, create or update the state machine, and start it if ``start``: what
+    ``runnable deploy`` does, from Python, with the :class:`Deployment` to inspect.
 
     AWS is found the standard way (environment, profile, role); ``endpoint_url`` points every client elsewhere
     (a VPC endpoint, or moto in the tests). The state machine's role is the executor's ``state_machine_role_arn``.
     """
-    executor = _executor_config(config_file)
-    machine, definitions = render(pipeline_file, config_file, parameters_file)
+    from runnable import entrypoints
+    from runnable.engine.prepare import prepare
+
+    from runnable_aws.stepfunctions.executor import StepFunctionsExecutor
+
+    context = prepare(
+        entrypoints.load_graph(pipeline_file),
+        configuration_file=str(config_file),
+        parameters_file=str(parameters_file or ""),
+        pipeline_file=str(pipeline_file),
+    )
+    executor = context.executor
+    if not isinstance(executor, StepFunctionsExecutor):
+        raise ConfigurationError(
+            f"{config_file}: pipeline-executor is {executor.service_name!r}; deploy needs type: step-functions"
+        )
+    machine, definitions = executor.build(context)
     return apply(
         executor,
-        executor.name or Path(pipeline_file).stem,
+        executor.base_name(context),
         machine,
         definitions,
         start=start,

@@ -27,7 +27,7 @@ from runnable.errors import ConfigurationError
 from runnable.models.graph import BaseNode, CompositeNode, StubNode, TaskNode
 from runnable.services.executor import BaseRenderingExecutor
 
-from runnable_aws.batch import BatchContainer, job_definition, job_definition_name
+from runnable_aws.batch import BatchContainer, job_definition_name
 from runnable_aws.stepfunctions.asl import StateBuilder
 from runnable_aws.stepfunctions.config import PlanStore, Retry, StepOverride
 
@@ -132,27 +132,11 @@ class StepFunctionsExecutor(BatchContainer, BaseRenderingExecutor):
         return machine, self.job_definitions(base)
 
     def job_definitions(self, base: str) -> list[dict[str, Any]]:
-        def one(name: str, override: StepOverride) -> dict[str, Any]:
-            return job_definition(
-                name=name,
-                image=override.image or self.image,
-                vcpu=override.vcpu or self.vcpu,
-                memory_mib=override.memory_mib or self.memory_mib,
-                gpus=override.gpus or self.gpus,
-                environment={**self.environment, **override.environment},
-                secrets=self.secrets,
-                job_role_arn=self.job_role_arn,
-                execution_role_arn=self.execution_role_arn,
-                attempts=override.job_attempts or self.job_attempts,
-                timeout_seconds=override.timeout_seconds or self.timeout_seconds,
-                tags={**self.tags, **override.tags},
-                platform=self.platform,
-            )
-
-        definitions = [one(base, StepOverride())]
-        for step, override in self.overrides.items():
-            definitions.append(one(f"{base}-{job_definition_name(step)}", override))
-        return definitions
+        """The pipeline's job definition, and one more per step with ``overrides``."""
+        return [self.batch_job_definition(base)] + [
+            self.batch_job_definition(f"{base}-{job_definition_name(step)}", override)
+            for step, override in self.overrides.items()
+        ]
 
     def _check(self, steps: list[BaseNode], context: RunContext) -> None:
         where = context.pipeline_file or "the pipeline"
