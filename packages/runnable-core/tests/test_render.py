@@ -70,4 +70,4 @@ def test_render_refuses_an_executor_that_runs(scratch):
     write(scratch / "pipeline.yaml", PIPELINE)
     result = CliRunner().invoke(app, ["render", "pipeline.yaml"])
     assert result.exit_code == 2
-    assert "pipeline-executor 'local' runs pipelines, it does not render them" in result.output
+    assert "pipeline-executor 'local' runs pipelines here, it does not render them" in result.output

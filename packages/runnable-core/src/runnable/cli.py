@@ -275,6 +275,27 @@ def execute_job(
     )
 
 
+def _for_orchestrator(file: Path, config: str | None, parameters: str | None, verb: str, run_id: str = ""):  # type: ignore[no-untyped-def]
+    """The run context of ``render`` and ``deploy``, whose executor must be one for an orchestrator."""
+    from runnable import entrypoints
+    from runnable.engine.prepare import prepare
+    from runnable.services.executor import BaseRenderingExecutor
+
+    context = prepare(
+        entrypoints.load_graph(file),
+        configuration_file=config or "",
+        parameters_file=parameters or "",
+        pipeline_file=str(file),
+        run_id=run_id,
+    )
+    if not isinstance(context.executor, BaseRenderingExecutor):
+        raise RunnableError(
+            f"pipeline-executor {context.executor.service_name!r} runs pipelines here, it does not {verb} them",
+            hint="choose an executor for an orchestrator (e.g. argo, step-functions) in the configuration file",
+        )
+    return context
+
+
 @app.command()
 def render(
     file: Annotated[
@@ -294,20 +315,8 @@ def render(
 
       runnable render pipeline.yaml -c argo.yaml -o workflow.yaml
     """
-    from runnable import entrypoints
-    from runnable.engine.prepare import prepare
-    from runnable.services.executor import BaseRenderingExecutor
-
     try:
-        graph = entrypoints.load_graph(file)
-        context = prepare(
-            graph, configuration_file=config or "", parameters_file=parameters or "", pipeline_file=str(file)
-        )
-        if not isinstance(context.executor, BaseRenderingExecutor):
-            raise RunnableError(
-                f"pipeline-executor {context.executor.service_name!r} runs pipelines, it does not render them",
-                hint="choose an executor that renders (e.g. argo) in the configuration file",
-            )
+        context = _for_orchestrator(file, config, parameters, "render")
         files = context.executor.render(context)
     except RunnableError as error:
         raise _fail(error) from None
@@ -343,24 +352,8 @@ def deploy(
 
       runnable deploy pipeline.yaml -c sfn.yaml --start
     """
-    from runnable import entrypoints
-    from runnable.engine.prepare import prepare
-    from runnable.services.executor import BaseRenderingExecutor
-
     try:
-        graph = entrypoints.load_graph(file)
-        context = prepare(
-            graph,
-            configuration_file=config or "",
-            parameters_file=parameters or "",
-            pipeline_file=str(file),
-            run_id=run_id or "",
-        )
-        if not isinstance(context.executor, BaseRenderingExecutor):
-            raise RunnableError(
-                f"pipeline-executor {context.executor.service_name!r} runs pipelines here, it does not deploy them",
-                hint="choose an executor for an orchestrator (e.g. step-functions) in the configuration file",
-            )
+        context = _for_orchestrator(file, config, parameters, "deploy", run_id=run_id or "")
         lines = context.executor.deploy(context, start=start)
     except RunnableError as error:
         raise _fail(error) from None
@@ -589,9 +582,7 @@ def _store(config: str | None):  # type: ignore[no-untyped-def]
     from runnable.config import load_config
     from runnable.plugins import get_registry
 
-    loaded = load_config(config)
-    section = loaded.sections["run-log-store"]
-    return get_registry().create("run-log-store", section.type, section.config, source=loaded.source)
+    return get_registry().configured(load_config(config), "run-log-store")
 
 
 def _config_words(config: str | None) -> str:

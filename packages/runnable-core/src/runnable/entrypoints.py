@@ -42,8 +42,7 @@ def retry_run(original_run_id: str, *, configuration_file: str = "", run_id: str
 
     check_run_id(original_run_id)
     config = load_config(configuration_file)
-    section = config.sections["run-log-store"]
-    store = get_registry().create("run-log-store", section.type, section.config, source=config.source)
+    store = get_registry().configured(config, "run-log-store")
     original = store.get_run_log(original_run_id)
     if original.status == SUCCESS:
         raise RunnableError(f"run {original_run_id!r} succeeded: there is nothing to retry")

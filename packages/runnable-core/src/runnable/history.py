@@ -66,12 +66,7 @@ def open_services(configuration_file: str | None = None) -> tuple[BaseRunLogStor
 
     config = load_config(configuration_file)
     registry = get_registry()
-    store = config.sections["run-log-store"]
-    catalog = config.sections["catalog"]
-    return (
-        registry.create("run-log-store", store.type, store.config, source=config.source),
-        registry.create("catalog", catalog.type, catalog.config, source=config.source),
-    )
+    return registry.configured(config, "run-log-store"), registry.configured(config, "catalog")
 
 
 # --- the public API -----------------------------------------------------------------------------------------

@@ -19,13 +19,16 @@ import functools
 import importlib.metadata
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 from pydantic import ValidationError
 
 from runnable import hookspecs
 from runnable.errors import ConfigurationError, RunnableError
+
+if TYPE_CHECKING:
+    from runnable.models.config import RunnableConfig
 
 # configuration section -> registration hook
 KIND_HOOKS: dict[str, str] = {
@@ -120,6 +123,11 @@ class Registry:
 
     def get(self, kind: str, name: str, *, source: str = "") -> type:
         return self.implementation(kind, name, source=source).cls
+
+    def configured(self, config: RunnableConfig, kind: str) -> Any:
+        """The ``kind`` service (``run-log-store``, ``catalog``...) the configuration chooses, created."""
+        section = config.sections[kind]
+        return self.create(kind, section.type, section.config, source=config.source)
 
     def create(self, kind: str, name: str, config: dict[str, Any], *, source: str = "") -> Any:
         """Instantiate the implementation, validating its ``config`` block with its own model."""

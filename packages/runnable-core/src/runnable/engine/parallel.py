@@ -204,8 +204,7 @@ def _run_batch(batch: range) -> list[tuple[int, BranchLog]]:
         results.append((index, record))
         # Forget the branch here: its records are in the store and on their way to the parent.
         composite.branches[name] = BranchLog(internal_name=name, status=record.status, iteration=record.iteration)
-        for cached in [p for p in run._scopes if p == name or p.startswith(name + ".")]:
-            del run._scopes[cached]  # the branch's scope (parameters copy): done with it too
+        run.forget_scopes(name)  # the branch's scope (parameters copy): done with it too
     return results
 
 

@@ -55,10 +55,9 @@ def prepare(
     registry = get_registry()
     services: dict[str, Any] = {}
     unused = "pipeline-executor" if job else "job-executor"
-    for section, chosen in config.sections.items():
-        if section == unused:
-            continue
-        services[section] = registry.create(section, chosen.type, chosen.config, source=config.source)
+    for section in config.sections:
+        if section != unused:
+            services[section] = registry.configured(config, section)
     task_types = {name: registry.get("task-type", name)() for name in registry.names("task-type")}
     check_command_types(graph, task_types, source=pipeline_file)
     context = RunContext(

@@ -40,7 +40,7 @@ from runnable.engine.policies import ReuseTasks, RunTasks
 from runnable.engine.prepare import effective_configuration, prepare  # noqa: F401  (prepare: re-exported)
 from runnable.engine.scopes import branch_status, check_iteration, composite_record, find_node, resolve_scope
 from runnable.engine.steps import begin, end, now, one_line_message, record_without_running
-from runnable.engine.supervision import announce
+from runnable.engine.supervision import announce, process_alive
 from runnable.errors import AddressError, RunLogNotFoundError, RunnableError
 from runnable.models.graph import BaseNode, CompositeNode, FailNode, TaskNode
 from runnable.models.run_log import FAIL, PROCESSING, SUCCESS, BranchLog, RunLog, Status, StepAttempt, StepLog
@@ -156,13 +156,7 @@ class Run:
             return run_log
         self.closed = True
         if reason:
-            for step in run_log.iter_steps():
-                if step.status == PROCESSING:
-                    step.status = FAIL
-                    step.message = reason
-                    for attempt in step.attempts:
-                        if attempt.status == PROCESSING:
-                            attempt.status, attempt.message, attempt.end_time = FAIL, reason, now()
+            run_log.fail_running(reason, now())
         run_log.status = status
         run_log.end_time = now()
         run_log.parameters = dict(context.parameters)
@@ -287,12 +281,15 @@ class Run:
             status, merged, notes = merge_branches(node, record, scope, self.context)
         except RunnableError as error:
             status, merged, notes = FAIL, {}, [one_line_message(node, error)]
-        # Forget the branches' scopes: a 10,000-item map is done with them. Every scope under this composite
-        # starts with its address and a dot; one pass over the cache, not one per branch (that was quadratic).
-        inside = address + "."
-        for cached in [p for p in self._scopes if p.startswith(inside)]:
-            del self._scopes[cached]
+        self.forget_scopes(address)  # a 10,000-item map is done with its branches' scopes
         return self._end_composite(record, scope, status, merged, notes)
+
+    def forget_scopes(self, prefix: str) -> None:
+        """Drop the cached scopes of the branch ``prefix`` names and of everything under it (one pass over the
+        cache: a scope per map item, forgotten branch by branch, was quadratic)."""
+        inside = prefix + "."
+        for cached in [p for p in self._scopes if p == prefix or p.startswith(inside)]:
+            del self._scopes[cached]
 
     def _end_composite(
         self, record: StepLog, scope: Scope, status: Status, merged: dict[str, Any], notes: list[str]
@@ -356,12 +353,10 @@ def runner_alive(run_log: RunLog) -> bool:
     if runner.get("host") != socket.gethostname():
         return bool(runner)
     try:
-        os.kill(int(runner["pid"]), 0)
-    except (ProcessLookupError, KeyError, ValueError, TypeError):
+        pid = int(runner["pid"])
+    except (KeyError, ValueError, TypeError):
         return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(pid)
 
 
 def _on_sigterm() -> Any:

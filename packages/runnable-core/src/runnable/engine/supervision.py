@@ -64,24 +64,16 @@ def close_abandoned(path: str | Path, how: str) -> list[str]:
     for entry in announced(path):
         run_id = entry["run_id"]
         try:
-            config = load_config(entry.get("config") or None)
-            section = config.sections["run-log-store"]
-            store = get_registry().create("run-log-store", section.type, section.config, source=config.source)
+            store = get_registry().configured(load_config(entry.get("config") or None), "run-log-store")
             run_log = store.get_run_log(run_id)
         except Exception as error:  # noqa: BLE001 - any store failure: say so, keep going
             print(f"runnable: could not close run {run_id!r} after its process died: {error}", flush=True)
             continue
-        if run_log.status != PROCESSING or _alive(entry.get("pid")):
+        if run_log.status != PROCESSING or process_alive(entry.get("pid")):
             continue  # closed by itself, or still going (a run a task of this one started, say)
-        reason = f"the run's process (pid {entry.get('pid', '?')}) {how} while this step ran"
         from runnable.engine.steps import now
 
-        for step in run_log.iter_steps():
-            if step.status == PROCESSING:
-                step.status, step.message = FAIL, reason
-                for attempt in step.attempts:
-                    if attempt.status == PROCESSING:
-                        attempt.status, attempt.message, attempt.end_time = FAIL, reason, now()
+        run_log.fail_running(f"the run's process (pid {entry.get('pid', '?')}) {how} while this step ran", now())
         run_log.status = FAIL
         run_log.end_time = now()
         try:
@@ -93,7 +85,8 @@ def close_abandoned(path: str | Path, how: str) -> list[str]:
     return closed
 
 
-def _alive(pid: object) -> bool:
+def process_alive(pid: object) -> bool:
+    """Whether process ``pid`` of this host still runs (one we may not signal does; a zombie does not)."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:

@@ -127,6 +127,16 @@ class RunLog(BaseModel):
         if self.job is not None:
             yield self.job
 
+    def fail_running(self, reason: str, when: datetime) -> None:
+        """Fail every step (and attempt) still PROCESSING, saying why: a run closed while they ran (Ctrl-C,
+        SIGTERM, or its process died and the supervising ``runnable`` closes it)."""
+        for step in self.iter_steps():
+            if step.status == PROCESSING:
+                step.status, step.message = FAIL, reason
+                for attempt in step.attempts:
+                    if attempt.status == PROCESSING:
+                        attempt.status, attempt.message, attempt.end_time = FAIL, reason, when
+
     def search_step(self, internal_name: str) -> StepLog:
         """Find a step by its dotted internal name, descending into branches."""
         steps = self.steps
