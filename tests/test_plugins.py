@@ -326,8 +326,8 @@ def fresh_plugins():
     plugins.reset()
 
 
-def _registry(*contributed: tuple[str, str, list[type]]):
-    """A registry over hand-registered plugins: (plugin name, distribution, catalog classes)."""
+def _registry(*contributed: tuple[str, str, list[type] | dict[str, str]]):
+    """A registry over hand-registered plugins: (plugin name, distribution, catalog classes or import paths)."""
     import pluggy
     from runnable import hookspecs
     from runnable.plugins import Origin, Registry
@@ -339,7 +339,7 @@ def _registry(*contributed: tuple[str, str, list[type]]):
 
         class Plugin:
             @hookspecs.hookimpl
-            def register_catalogs(self, classes=classes) -> list[type]:
+            def register_catalogs(self, classes=classes) -> list[type] | dict[str, str]:
                 return classes
 
         pm.register(Plugin(), name=plugin_name)
@@ -388,6 +388,80 @@ def test_a_class_without_a_name_or_of_another_kind_is_reported_with_its_plugin()
         match=r"'file-system' is a run-log-store but was registered through register_catalogs",
     ):
         _registry(("bad", "runnable-bad", [FileSystemRunLogStore]))
+
+
+def test_a_name_registered_by_import_path_is_imported_when_chosen_only(tmp_path, monkeypatch):
+    (tmp_path / "lazy_catalog_plugin.py").write_text(
+        "from typing import ClassVar\n"
+        "from runnable.defaults.file_system_catalog import FileSystemCatalog\n\n\n"
+        "class LazyCatalog(FileSystemCatalog):\n"
+        "    service_name: ClassVar[str] = 'lazy'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "lazy_catalog_plugin", raising=False)
+    registry = _registry(("lazy", "runnable-lazy", {"lazy": "lazy_catalog_plugin:LazyCatalog"}))
+    assert registry.names("catalog") == ["lazy"]
+    assert [(impl.name, impl.distribution) for impl in registry.all()] == [("lazy", "runnable-lazy")]
+    assert "lazy_catalog_plugin" not in sys.modules  # listed, not imported
+    assert registry.create("catalog", "lazy", {"catalog_location": "x"}).catalog_location == "x"
+    assert "lazy_catalog_plugin" in sys.modules
+
+
+def test_an_import_path_that_fails_or_names_another_class_is_an_error_naming_the_plugin():
+    from runnable.errors import RunnableError
+
+    registry = _registry(
+        (
+            "lazy",
+            "runnable-lazy",
+            {"gone": "no_such_module_here:Catalog", "fs2": "runnable.defaults.file_system_catalog:FileSystemCatalog"},
+        )
+    )
+    assert registry.names("catalog") == ["fs2", "gone"]
+    with pytest.raises(RunnableError) as raised:
+        registry.get("catalog", "gone")
+    assert str(raised.value).startswith(
+        "plugin 'lazy' (runnable-lazy 1.0): catalog 'gone': cannot load 'no_such_module_here:Catalog': "
+        "ModuleNotFoundError"
+    )
+    assert raised.value.hint == "fix or uninstall runnable-lazy (pip uninstall runnable-lazy)"
+    with pytest.raises(RunnableError, match=r"registered catalog 'fs2' as .*FileSystemCatalog', whose name is 'file-s"):
+        registry.get("catalog", "fs2")
+    with pytest.raises(
+        RunnableError, match=r"plugin 'bad' \(runnable-bad 1.0\): register_catalogs returned 'x': 'nope'"
+    ):
+        _registry(("bad", "runnable-bad", {"x": "nope"}))
+
+
+def test_loading_the_installed_plugins_imports_none_of_their_implementations():
+    # Every runnable process loads every installed plugin; a container step must not pay for the modules of
+    # executors, stores and trackers its configuration does not choose.
+    code = (
+        "import json, sys\n"
+        "from runnable.plugins import get_registry\n"
+        "registry = get_registry()\n"
+        "print(json.dumps(registry.names('pipeline-executor')))\n"
+        "registry.get('pipeline-executor', 'local')\n"
+        "prefixes = ('runnable_', 'runnable.executors', 'runnable.defaults')\n"
+        "print(json.dumps([m for m in sys.modules if m.startswith(prefixes)]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert set(json.loads(out[0])) >= {"local", "mocked", "emulator", "argo", "step-functions"}
+    loaded = set(json.loads(out[1]))
+    assert "runnable.executors.local" in loaded
+    assert {"runnable_argo.plugin", "runnable_aws.plugin", "runnable_vault.plugin", "runnable_mlflow.plugin"} <= loaded
+    implementations = {
+        "runnable.executors.emulator",
+        "runnable.executors.mocked",
+        "runnable.defaults.chunked_run_log",
+        "runnable_argo.executor",
+        "runnable_aws.stepfunctions.executor",
+        "runnable_aws.batch_job",
+        "runnable_aws.s3_catalog",
+        "runnable_vault.manager",
+        "runnable_mlflow.tracker",
+    }
+    assert not loaded & implementations
 
 
 def test_a_plugin_that_fails_to_import_is_an_error_naming_its_distribution(tmp_path, monkeypatch, fresh_plugins):

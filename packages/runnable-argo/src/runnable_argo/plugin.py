@@ -1,6 +1,7 @@
 """The module the ``runnable`` entry point names: registers the ``argo`` pipeline executor.
 
-The executor module is imported inside the hook, so listing plugins stays cheap.
+By import path: every runnable process loads every installed plugin, and only a run configured with
+``type: argo`` imports the executor (its models, PyYAML).
 """
 
 from __future__ import annotations
@@ -9,7 +10,5 @@ from runnable.hookspecs import hookimpl
 
 
 @hookimpl
-def register_pipeline_executors() -> list[type]:
-    from runnable_argo.executor import ArgoExecutor
-
-    return [ArgoExecutor]
+def register_pipeline_executors() -> dict[str, str]:
+    return {"argo": "runnable_argo.executor:ArgoExecutor"}

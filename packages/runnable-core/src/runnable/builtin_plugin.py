@@ -1,4 +1,7 @@
-"""runnable-core's own plugin: the embedded defaults, registered through the same hooks as any plugin."""
+"""runnable-core's own plugin: the embedded defaults, registered through the same hooks as any plugin.
+
+Each name maps to the import path of its class: a run imports the implementations it uses only.
+"""
 
 from __future__ import annotations
 
@@ -6,54 +9,46 @@ from runnable.hookspecs import hookimpl
 
 
 @hookimpl
-def register_pipeline_executors() -> list[type]:
-    from runnable.executors.emulator import EmulatorExecutor
-    from runnable.executors.local import LocalExecutor
-    from runnable.executors.mocked import MockedExecutor
-
-    return [LocalExecutor, MockedExecutor, EmulatorExecutor]
-
-
-@hookimpl
-def register_job_executors() -> list[type]:
-    from runnable.executors.local import LocalJobExecutor
-
-    return [LocalJobExecutor]
+def register_pipeline_executors() -> dict[str, str]:
+    return {
+        "local": "runnable.executors.local:LocalExecutor",
+        "mocked": "runnable.executors.mocked:MockedExecutor",
+        "emulator": "runnable.executors.emulator:EmulatorExecutor",
+    }
 
 
 @hookimpl
-def register_catalogs() -> list[type]:
-    from runnable.defaults.file_system_catalog import FileSystemCatalog
-
-    return [FileSystemCatalog]
+def register_job_executors() -> dict[str, str]:
+    return {"local": "runnable.executors.local:LocalJobExecutor"}
 
 
 @hookimpl
-def register_run_log_stores() -> list[type]:
-    from runnable.defaults.chunked_run_log import ChunkedFileSystemRunLogStore
-    from runnable.defaults.file_system_run_log import FileSystemRunLogStore
-
-    return [FileSystemRunLogStore, ChunkedFileSystemRunLogStore]
+def register_catalogs() -> dict[str, str]:
+    return {"file-system": "runnable.defaults.file_system_catalog:FileSystemCatalog"}
 
 
 @hookimpl
-def register_secrets_managers() -> list[type]:
-    from runnable.defaults.secrets import DotEnvSecrets, EnvSecrets
-
-    return [EnvSecrets, DotEnvSecrets]
-
-
-@hookimpl
-def register_experiment_trackers() -> list[type]:
-    from runnable.defaults.run_log_tracker import RunLogTracker
-
-    return [RunLogTracker]
+def register_run_log_stores() -> dict[str, str]:
+    return {
+        "file-system": "runnable.defaults.file_system_run_log:FileSystemRunLogStore",
+        "chunked-fs": "runnable.defaults.chunked_run_log:ChunkedFileSystemRunLogStore",
+    }
 
 
 @hookimpl
-def register_task_types() -> list[type]:
-    from runnable.engine.tasks.notebook import NotebookTaskType
-    from runnable.engine.tasks.python import PythonTaskType
-    from runnable.engine.tasks.shell import ShellTaskType
+def register_secrets_managers() -> dict[str, str]:
+    return {"env-secrets": "runnable.defaults.secrets:EnvSecrets", "dotenv": "runnable.defaults.secrets:DotEnvSecrets"}
 
-    return [PythonTaskType, ShellTaskType, NotebookTaskType]
+
+@hookimpl
+def register_experiment_trackers() -> dict[str, str]:
+    return {"run-log": "runnable.defaults.run_log_tracker:RunLogTracker"}
+
+
+@hookimpl
+def register_task_types() -> dict[str, str]:
+    return {
+        "python": "runnable.engine.tasks.python:PythonTaskType",
+        "shell": "runnable.engine.tasks.shell:ShellTaskType",
+        "notebook": "runnable.engine.tasks.notebook:NotebookTaskType",
+    }

@@ -47,15 +47,39 @@ NOT_INSTALLED = "(not installed)"
 
 @dataclass(frozen=True)
 class Implementation:
+    """One ``type:`` name a plugin offers for one kind. ``target`` is the class, or the ``"module:Class"``
+    path a plugin registered instead (imported when the name is chosen: see :mod:`runnable.hookspecs`)."""
+
     kind: str
     name: str
-    cls: type
+    target: type | str
     plugin: str
     distribution: str
     version: str
 
     def origin(self) -> str:
         return Origin(self.distribution, self.version).describe(self.plugin)
+
+    @functools.cached_property
+    def cls(self) -> type:
+        if not isinstance(self.target, str):
+            return self.target
+        module, _, attribute = self.target.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module), attribute)
+        except Exception as error:  # a broken plugin install: say which, as for its entry point
+            raise RunnableError(
+                f"{self.origin()}: {self.kind} {self.name!r}: cannot load {self.target!r}: "
+                f"{type(error).__name__}: {error}",
+                hint=f"fix or uninstall {self.distribution} (pip uninstall {self.distribution})",
+            ) from error
+        declared = _name_of(cls, self.kind, self.plugin, Origin(self.distribution, self.version))
+        if declared != self.name:
+            raise RunnableError(
+                f"{self.origin()}: registered {self.kind} {self.name!r} as {self.target!r}, whose name is {declared!r}",
+                hint="register the class under the name it declares",
+            )
+        return cls
 
 
 @dataclass(frozen=True)
@@ -84,17 +108,10 @@ class Registry:
             # it. get_hookimpls() is in registration order (pluggy calls them last-registered first).
             for impl in getattr(pm.hook, hook_name).get_hookimpls():
                 origin = origins.get(impl.plugin_name, Origin(NOT_INSTALLED, ""))
-                for cls in impl.function() or []:
-                    entry = Implementation(
-                        kind=kind,
-                        name=_name_of(cls, kind, impl.plugin_name, origin),
-                        cls=cls,
-                        plugin=impl.plugin_name,
-                        distribution=origin.distribution,
-                        version=origin.version,
-                    )
+                for name, target in _registered(impl.function(), kind, impl.plugin_name, origin):
+                    entry = Implementation(kind, name, target, impl.plugin_name, origin.distribution, origin.version)
                     same = found.setdefault(entry.name, [])
-                    if not any(other.cls is cls for other in same):
+                    if not any(other.target == target for other in same):
                         same.append(entry)
             self._by_kind[kind] = found
 
@@ -136,6 +153,20 @@ class Registry:
             return cls.model_validate(config or {})
         except ValidationError as error:
             raise ConfigurationError(_describe(error, cls, kind, name, source)) from None
+
+
+def _registered(result: Any, kind: str, plugin: str, origin: Origin) -> list[tuple[str, type | str]]:
+    """What one registration hook returned, as (name, class or ``"module:Class"``) pairs."""
+    if isinstance(result, dict):
+        for name, path in result.items():
+            module, colon, attribute = path.partition(":") if isinstance(path, str) else ("", "", "")
+            if not (isinstance(name, str) and name and module and colon and attribute):
+                raise RunnableError(
+                    f"{origin.describe(plugin)}: {KIND_HOOKS[kind]} returned {name!r}: {path!r}",
+                    hint='map each type name to the import path of its class: {"my-store": "my_pkg.store:MyStore"}',
+                )
+        return list(result.items())
+    return [(_name_of(cls, kind, plugin, origin), cls) for cls in result or []]
 
 
 def _name_of(cls: Any, kind: str, plugin: str, origin: Origin) -> str:

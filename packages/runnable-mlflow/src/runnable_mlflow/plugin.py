@@ -1,4 +1,5 @@
-"""The module the ``runnable`` entry point names. Cheap to import: the tracker module is imported inside the hook."""
+"""The module the ``runnable`` entry point names. By import path: the tracker module is imported only when
+a configuration chooses ``mlflow``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,5 @@ from runnable.hookspecs import hookimpl
 
 
 @hookimpl
-def register_experiment_trackers() -> list[type]:
-    from runnable_mlflow.tracker import MlflowTracker
-
-    return [MlflowTracker]
+def register_experiment_trackers() -> dict[str, str]:
+    return {"mlflow": "runnable_mlflow.tracker:MlflowTracker"}

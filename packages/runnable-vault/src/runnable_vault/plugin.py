@@ -1,6 +1,6 @@
 """The module the ``runnable`` entry point names: registers the ``vault`` secrets manager.
 
-The implementation module is imported inside the hook, so listing plugins never imports hvac.
+By import path: the manager module (and hvac) is imported only when a configuration chooses ``vault``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,5 @@ from runnable.hookspecs import hookimpl
 
 
 @hookimpl
-def register_secrets_managers() -> list[type]:
-    from runnable_vault.manager import VaultSecrets
-
-    return [VaultSecrets]
+def register_secrets_managers() -> dict[str, str]:
+    return {"vault": "runnable_vault.manager:VaultSecrets"}

@@ -1,7 +1,7 @@
 """The module the ``runnable`` entry point names: one ``@hookimpl`` per kind of implementation contributed.
 
-It stays cheap to import (runnable loads every installed plugin to list them): the implementation
-modules are imported inside the hooks, only when runnable asks for the classes.
+It stays cheap to import (runnable loads every installed plugin in every process): each hook maps the
+``type:`` names to the import paths of their classes, imported only when a configuration chooses them.
 """
 
 from __future__ import annotations
@@ -10,14 +10,10 @@ from runnable.hookspecs import hookimpl
 
 
 @hookimpl
-def register_run_log_stores() -> list[type]:
-    from runnable_sqlite.store import SQLiteRunLogStore
-
-    return [SQLiteRunLogStore]
+def register_run_log_stores() -> dict[str, str]:
+    return {"sqlite": "runnable_sqlite.store:SQLiteRunLogStore"}
 
 
 @hookimpl
-def register_pipeline_executors() -> list[type]:
-    from runnable_sqlite.bash_script import BashScriptExecutor
-
-    return [BashScriptExecutor]
+def register_pipeline_executors() -> dict[str, str]:
+    return {"bash-script": "runnable_sqlite.bash_script:BashScriptExecutor"}

@@ -58,8 +58,7 @@ def prepare(
     for section in config.sections:
         if section != unused:
             services[section] = registry.configured(config, section)
-    task_types = {name: registry.get("task-type", name)() for name in registry.names("task-type")}
-    check_command_types(graph, task_types, source=pipeline_file)
+    check_command_types(graph, registry.names("task-type"), source=pipeline_file)
     context = RunContext(
         run_id=check_run_id(run_id or os.environ.get(RUN_ID_ENV, "") or generate_run_id()),
         tag=tag or os.environ.get(TAG_ENV, ""),
@@ -70,7 +69,7 @@ def prepare(
         run_log_store=services["run-log-store"],
         secrets=services["secrets"],
         tracker=services["experiment-tracker"],
-        task_types=task_types,
+        task_types=TaskTypes(),
         pipeline_file=pipeline_file,
         parameters_file=parameters_file,
         job=job,
@@ -92,7 +91,7 @@ def effective_configuration(context: RunContext) -> dict[str, Any]:
     }
 
 
-def check_command_types(graph: Graph, known: dict[str, Any], *, source: str = "") -> None:
+def check_command_types(graph: Graph, known: list[str], *, source: str = "") -> None:
     """Every task's ``command_type`` must be one an installed plugin provides: checked before anything runs."""
     for node in graph.nodes.values():
         if isinstance(node, TaskNode) and node.command_type not in known:
@@ -105,3 +104,12 @@ def check_command_types(graph: Graph, known: dict[str, Any], *, source: str = ""
         if isinstance(node, CompositeNode):
             for branch in node.branch_graphs().values():
                 check_command_types(branch, known, source=source)
+
+
+class TaskTypes(dict):  # type: ignore[type-arg]
+    """Task runners by ``command_type``, each created when a step first needs it: a run of python steps
+    does not import the notebook runner (a mocked executor's patch may still need any of them)."""
+
+    def __missing__(self, command_type: str) -> Any:
+        runner = self[command_type] = get_registry().get("task-type", command_type)()
+        return runner

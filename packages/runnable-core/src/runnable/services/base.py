@@ -12,9 +12,12 @@ class Service(BaseModel):
 
     ``service_name`` is the ``type:`` users write in the configuration file. Unknown keys are rejected so a
     typo in a config file is an error rather than a silently ignored setting.
+
+    Schemas are built when a service is first configured (``defer_build``): every installed plugin's classes
+    are imported to learn their names, but a run builds the validators of the few it uses only.
     """
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, defer_build=True)
 
     service_name: ClassVar[str]
     service_kind: ClassVar[str]
