@@ -356,3 +356,48 @@ def test_sigterm_closes_the_run_and_fails_the_running_step_and_a_live_run_is_not
     assert closed.status == "FAIL"
     assert closed.steps["first"].status == "SUCCESS"
     assert closed.steps["sleepy"].status == "FAIL" and "SIGTERM" in closed.steps["sleepy"].message
+
+
+def test_container_commands_parse_their_options_without_the_typer_app(scratch, monkeypatch):
+    # An orchestrator starts one process per step: `runnable` runs these commands without importing typer.
+    write(scratch / "tasks_step.py", TASKS)
+    write(scratch / "pipeline.yaml", PIPELINE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNNABLE_")}
+    env.update(RUNNABLE_PRM_start="2", RUNNABLE_RUN_ID="from-env")  # the run id may come from the environment
+    started = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "runnable", "execute-step", "pipeline.yaml", "first"],
+        cwd=scratch,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert started.returncode == 0, started.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in started.stderr.splitlines() if line.startswith("import")}
+    assert "runnable.entrypoints" in imported and not {"typer", "runnable.cli", "rich"} & imported
+    assert FileSystemRunLogStore().get_run_log("from-env").steps["first"].status == "SUCCESS"
+
+    bad = cli(scratch, "fan-out", "pipeline.yaml", "fan", "--run-id", "from-env", "--iter-variable", "{item: 3}")
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --iter-variable: not JSON: '{item: 3}'"
+    missing = cli(scratch, "fan-in", "pipeline.yaml", "fan")
+    assert missing.returncode == 2 and "the following arguments are required: --run-id" in missing.stderr
+    helped = cli(scratch, "execute-step", "--help")
+    assert helped.returncode == 0 and "usage: runnable execute-step" in helped.stdout
+    assert "fan.3.train --run-id my-run" in helped.stdout and "3 a service" in helped.stdout
+
+
+def test_the_typer_app_lists_the_container_commands_and_runs_them_the_same_way(scratch, monkeypatch):
+    from runnable.cli import app
+    from typer.testing import CliRunner
+
+    write(scratch / "tasks_step.py", TASKS)
+    write(scratch / "pipeline.yaml", PIPELINE)
+    monkeypatch.chdir(scratch)
+    monkeypatch.setenv("RUNNABLE_PRM_start", "2")
+    monkeypatch.setenv("RUNNABLE_PRM_items", "[3, 5]")
+    listing = CliRunner().invoke(app, ["--help"])
+    assert all(name in listing.output for name in ("execute-step", "fan-out", "fan-in"))
+    assert CliRunner().invoke(app, ["execute-step", "pipeline.yaml", "first", "--run-id", "t"]).exit_code == 0
+    planned = CliRunner().invoke(app, ["fan-out", "pipeline.yaml", "fan", "--run-id", "t", "-o", "plan.json"])
+    assert planned.exit_code == 0
+    assert [b["key"] for b in json.loads((scratch / "plan.json").read_text())["branches"]] == ["3", "5"]
+    assert CliRunner().invoke(app, ["execute-step", "pipeline.yaml", "nope", "--run-id", "t"]).exit_code == 2

@@ -24,8 +24,6 @@ app = typer.Typer(
 runs_app = typer.Typer(help="Look at recorded runs (the run log store of the configuration).", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
 LOG_LEVEL_HELP = (
     "How much runnable logs about what it does, on stderr: debug (every step the engine starts and ends), "
     "info, warning (default), error or critical; any case."
@@ -33,30 +31,13 @@ LOG_LEVEL_HELP = (
 
 
 def log_level_name(value: str) -> str:
-    """Normalise a --log-level value (``debug``, ``Warn``, ``10``) to a logging level name, or refuse it."""
-    import logging
+    """A --log-level value as a logging level name, or typer's error for a bad one."""
+    from runnable.log_levels import log_level_name as name
 
-    text = value.strip().upper()
-    text = _LEVEL_ALIASES.get(text, text)
-    if text.isdigit() and logging.getLevelName(int(text)) in LOG_LEVELS:
-        text = logging.getLevelName(int(text))
-    if text not in LOG_LEVELS:
-        raise typer.BadParameter(f"{value!r} is not a log level; use one of {', '.join(n.lower() for n in LOG_LEVELS)}")
-    return text
-
-
-def configure_logging(level: str) -> None:
-    """Send runnable's own log records to stderr at ``level`` (task output is not affected)."""
-    import logging
-
-    logger = logging.getLogger("runnable")
-    logger.setLevel(level)
-    if not any(getattr(h, "_runnable", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s runnable: %(message)s"))
-        handler._runnable = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-        logger.propagate = False
+    try:
+        return name(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 def versions() -> list[tuple[str, str]]:
@@ -112,6 +93,8 @@ def main(
 
     guard_stdout()  # `runnable runs list | head` ends quietly
     if log_level:
+        from runnable.log_levels import configure_logging
+
         configure_logging(log_level_name(log_level))
 
 
@@ -392,190 +375,25 @@ def retry(
     raise typer.Exit(0)
 
 
-AddressArgument = Annotated[
-    str, typer.Argument(help="The step's address: its dotted internal name, e.g. train, fan.3.train.")
-]
-PipelineArgument = Annotated[Path, typer.Argument(help="The pipeline file (YAML or .py), as given to render.")]
-ContainerRunIdOption = Annotated[
-    str, typer.Option("--run-id", help="The run this call belongs to.", envvar="RUNNABLE_RUN_ID")
-]
-IterationOption = Annotated[
-    str | None,
-    typer.Option(
-        "--iter-variable",
-        help='Values of the enclosing maps and loops, JSON: {"item": 3}. Checked against the recorded plan.',
-    ),
-]
+def _protocol_command(name: str) -> None:
+    """``execute-step``, ``fan-out``, ``fan-in``: listed here, parsed and run by :mod:`runnable.protocol_cli`
+    (which ``runnable`` calls directly, without building this app: an orchestrator starts one per step)."""
+    from runnable.protocol_cli import COMMANDS
 
-
-def _container_call(call, file: Path, address: str, *, run_id: str, config, parameters, tag, iteration):  # type: ignore[no-untyped-def]
-    """Run one protocol call; exit 2 for bad input, 3 when a service cannot be reached (SPEC §10)."""
-    import json
-
-    from runnable.errors import InfrastructureError
-
-    try:
-        try:
-            values = json.loads(iteration) if iteration else None
-        except ValueError:
-            raise RunnableError(f"--iter-variable: not JSON: {iteration!r}") from None
-        if values is not None and not isinstance(values, dict):
-            raise RunnableError(f"--iter-variable: a JSON object is expected, got {iteration!r}")
-        return call(
-            str(file),
-            address.replace("%", " "),
-            run_id=run_id,
-            iteration=values,
-            configuration_file=config or "",
-            parameters_file=parameters or "",
-            tag=tag or "",
-        )
-    except RunnableError as error:
-        raise _fail(error) from None
-    except OSError as error:  # a store or catalog that cannot be reached: the orchestrator may retry
-        raise _fail(InfrastructureError(f"{type(error).__name__}: {error}")) from None
-
-
-@app.command("execute-step")
-def execute_step(
-    file: PipelineArgument,
-    step: AddressArgument,
-    run_id: ContainerRunIdOption,
-    config: ConfigOption = None,
-    parameters: ParametersOption = None,
-    tag: TagOption = None,
-    iter_variable: IterationOption = None,
-) -> None:
-    """Run one step of a run: what an orchestrator's container runs (Argo, Step Functions, the emulator).
-
-    The first call of a run creates it (with the initial parameters); the others join it through the run
-    log store. The pipeline's success or fail step closes the run. Exit status: 0 the step succeeded,
-    1 it failed (the run log says why), 2 bad invocation, configuration or address, 3 a service (run log
-    store, catalog) could not be reached.
-
-    Example:
-
-      runnable execute-step pipeline.yaml fan.3.train --run-id my-run -c config.yaml
-    """
-    from runnable import entrypoints
-    from runnable.models.graph import FailNode
-    from runnable.models.run_log import SUCCESS
-
-    step_log = _container_call(
-        entrypoints.execute_step,
-        file,
-        step,
-        run_id=run_id,
-        config=config,
-        parameters=parameters,
-        tag=tag,
-        iteration=iter_variable,
+    @app.command(
+        name,
+        help=COMMANDS[name].summary,
+        add_help_option=False,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     )
-    if step_log.status != SUCCESS:
-        raise _fail(TaskFailedError(f"{file}: step {step_log.internal_name!r}: {step_log.message}"))
-    if step_log.step_type == FailNode.model_fields["type"].default:
-        raise _fail(TaskFailedError(f"{file}: {step_log.internal_name!r} reached: the run (or branch) failed"))
-    raise typer.Exit(0)
+    def command(ctx: typer.Context) -> None:
+        from runnable.protocol_cli import main
+
+        raise typer.Exit(main([name, *ctx.args]))
 
 
-@app.command("fan-out")
-def fan_out(
-    file: PipelineArgument,
-    step: AddressArgument,
-    run_id: ContainerRunIdOption,
-    plan_file: Annotated[
-        Path | None, typer.Option("--plan-file", "-o", help="Write the plan (JSON) here; stdout carries logs.")
-    ] = None,
-    keys_file: Annotated[
-        Path | None,
-        typer.Option("--keys-file", help="Also write the planned branch keys alone, a JSON list (Argo's withParam)."),
-    ] = None,
-    done_file: Annotated[
-        Path | None,
-        typer.Option("--done-file", help="Also write the plan's done flag alone, true or false (a loop's decision)."),
-    ] = None,
-    config: ConfigOption = None,
-    parameters: ParametersOption = None,
-    tag: TagOption = None,
-    iter_variable: IterationOption = None,
-) -> None:
-    """Record a composite step (parallel, map, conditional, loop) and plan its branches.
-
-    The plan lists the branches to run now, each with its internal name, its key and its iteration values
-    ({"step", "kind", "status", "branches": [{"name", "key", "iteration"}], "keys", "done"}). A loop plans
-    one round at a time: fan it out again after each round until "done" is true, then fan it in.
-    Exit status as for execute-step; 1 when the step could not be planned (e.g. its list parameter is
-    missing: the run log says why).
-
-    Example:
-
-      runnable fan-out pipeline.yaml fan --run-id my-run --plan-file /tmp/plan.json
-    """
-    from runnable import entrypoints
-
-    plan = _container_call(
-        entrypoints.fan_out,
-        file,
-        step,
-        run_id=run_id,
-        config=config,
-        parameters=parameters,
-        tag=tag,
-        iteration=iter_variable,
-    )
-    import json
-
-    body = json.dumps({**plan.model_dump(mode="json"), "keys": plan.keys})
-    if plan_file is None:
-        print(body)
-    else:
-        plan_file.parent.mkdir(parents=True, exist_ok=True)
-        plan_file.write_text(body)
-    if keys_file is not None:
-        keys_file.parent.mkdir(parents=True, exist_ok=True)
-        keys_file.write_text(json.dumps(plan.keys))
-    if done_file is not None:
-        done_file.parent.mkdir(parents=True, exist_ok=True)
-        done_file.write_text(json.dumps(plan.done))
-    if plan.status == "FAIL":
-        raise _fail(TaskFailedError(f"{file}: step {step!r}: {plan.message}"))
-    raise typer.Exit(0)
-
-
-@app.command("fan-in")
-def fan_in(
-    file: PipelineArgument,
-    step: AddressArgument,
-    run_id: ContainerRunIdOption,
-    config: ConfigOption = None,
-    parameters: ParametersOption = None,
-    tag: TagOption = None,
-    iter_variable: IterationOption = None,
-) -> None:
-    """End a composite step: merge what its branches returned (reduce a map's returns) and set its status.
-
-    Exit status as for execute-step: 1 when a branch failed.
-
-    Example:
-
-      runnable fan-in pipeline.yaml fan --run-id my-run
-    """
-    from runnable import entrypoints
-    from runnable.models.run_log import SUCCESS
-
-    step_log = _container_call(
-        entrypoints.fan_in,
-        file,
-        step,
-        run_id=run_id,
-        config=config,
-        parameters=parameters,
-        tag=tag,
-        iteration=iter_variable,
-    )
-    if step_log.status != SUCCESS:
-        raise _fail(TaskFailedError(f"{file}: step {step_log.internal_name!r}: {step_log.message}"))
-    raise typer.Exit(0)
+for _name in ("execute-step", "fan-out", "fan-in"):
+    _protocol_command(_name)
 
 
 def _store(config: str | None):  # type: ignore[no-untyped-def]
