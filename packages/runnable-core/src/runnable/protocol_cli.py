@@ -154,7 +154,10 @@ def _run(name: str, arguments: argparse.Namespace) -> int:
     where = f"{arguments.file}: step {arguments.address!r}"
     if name == "fan-out":
         body = json.dumps({**result.model_dump(mode="json"), "keys": result.keys})
-        _write(arguments.plan_file, body) if arguments.plan_file else print(body)
+        if arguments.plan_file:
+            _write(arguments.plan_file, body)
+        else:
+            print(body)
         if arguments.keys_file:
             _write(arguments.keys_file, json.dumps(result.keys))
         if arguments.done_file:
