@@ -298,13 +298,20 @@ class _Folder:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+ONE_MODEL = "class M(BaseModel): x: int"
+ONE_MODEL_CODE = "from pydantic import BaseModel\nclass M(BaseModel):\n    x: int"
+
+
 def startup_cases() -> list[Case]:
     """W4: interpreter start-ups in subprocesses, each against the start-up it is measured against.
 
     ``import runnable`` and ``runnable --help`` against ``python -c pass``; what a pipeline file pays to get
     at the SDK against ``import pydantic`` (the SDK is pydantic models); one trivial step run by
     ``runnable execute-step`` in a fresh process (what an orchestrator's container does) against that SDK
-    import.
+    import. One more row is no runnable code at all: a single pydantic model defined, against ``import
+    pydantic``. It is the floor of any process that validates a record, so it says how far the two ratios
+    above can go together: ``execute-step`` can cost no less than it, and it is already more than 1.5 × 1.5
+    times ``import pydantic`` (README, "Start-up").
     """
     python = [sys.executable, "-c"]
     cli = cli_command()
@@ -325,6 +332,7 @@ def startup_cases() -> list[Case]:
         ("`import runnable`", _command([*python, "import runnable"]), "pass", None),
         ("`runnable --help`", _command([*cli, "--help"]), "pass", None),
         (f"`{sdk}`", _command([*python, sdk]), "import pydantic", None),
+        (f"one pydantic model (`{ONE_MODEL}`)", _command([*python, ONE_MODEL_CODE]), "import pydantic", None),
         ("`runnable execute-step` (one python step)", execute_step, sdk, (setup, folder.remove)),
     ]
     return [
