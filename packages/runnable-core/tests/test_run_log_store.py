@@ -126,29 +126,58 @@ def _one() -> int:
     return 1
 
 
-def test_a_reader_of_a_running_run_sees_every_step_of_nested_composites(scratch):
-    from runnable import Map, Parallel
+def _count(i: int) -> tuple[int, bool]:
+    return i, i >= 2
 
-    inner = Pipeline(
-        steps=[
-            Map(
-                name="inner",
-                iterate_on="xs",
-                iterate_as="x",
-                branch=Pipeline(steps=[PythonTask(name="inc", function=_item, returns=["y"])]),
-            )
-        ]
-    )
+
+def _flaky(x: int) -> int:
+    if x == 2:
+        raise ValueError("two")
+    return x
+
+
+def test_a_reader_of_a_running_run_sees_every_step_of_nested_composites(scratch):
+    """Composites in composites, a loop fanned out round after round, a map whose item failed and went on to
+    its on_failure step: the journal replayed mid-run says what the writer holds."""
+    from runnable import Loop, Map, Parallel
+
+    def inner() -> Pipeline:
+        return Pipeline(
+            steps=[
+                Map(
+                    name="inner",
+                    iterate_on="xs",
+                    iterate_as="x",
+                    branch=Pipeline(steps=[PythonTask(name="inc", function=_item, returns=["y"])]),
+                )
+            ]
+        )
+
+    recover = Pipeline(steps=[PythonTask(name="recover", function=_one, returns=["f"])])
+    flaky = PythonTask(name="flaky", function=_flaky, returns=["f"], on_failure=recover)
     pipeline = Pipeline(
         steps=[
             Parallel(
                 name="both",
                 branches={
-                    "left": inner,
+                    "left": inner(),
                     "right": Pipeline(steps=[PythonTask(name="one", function=_one, returns=["z"])]),
                 },
             ),
-            Map(name="outer", iterate_on="xs", iterate_as="x", branch=inner),
+            Map(name="outer", iterate_on="xs", iterate_as="x", branch=inner()),
+            Loop(
+                name="rounds",
+                max_iterations=5,
+                break_on="done",
+                index_as="i",
+                branch=Pipeline(steps=[PythonTask(name="tick", function=_count, returns=["n", "done"])]),
+            ),
+            Map(
+                name="mixed",
+                iterate_on="xs",
+                iterate_as="x",
+                branch=Pipeline(steps=[flaky]),
+            ),
             PythonTask(name="peek", function=_peek),
         ]
     )
@@ -156,8 +185,10 @@ def test_a_reader_of_a_running_run_sees_every_step_of_nested_composites(scratch)
     log = pipeline.execute(parameters_file="params.yaml", run_id="peeked")
     final = log.model_dump(mode="json")
     seen = _SEEN.pop("log")
-    assert list(seen["steps"]) == ["both", "outer", "peek"]
-    for name in ("both", "outer"):
+    assert list(seen["steps"]) == ["both", "outer", "rounds", "mixed", "peek"]
+    assert len(seen["steps"]["rounds"]["branches"]) == 3
+    assert seen["steps"]["mixed"]["branches"]["mixed.2"]["steps"]["mixed.2.flaky"]["status"] == "FAIL"
+    for name in ("both", "outer", "rounds", "mixed"):
         assert seen["steps"][name] == final["steps"][name]
 
 

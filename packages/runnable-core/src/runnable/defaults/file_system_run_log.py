@@ -115,15 +115,18 @@ class _Journal:
         self.file.flush()
 
     def kept_branch_steps(self, step_log: StepLog) -> dict[str, list[str]] | None:
-        """The names of the steps of each branch, when every one of them was appended as it is; else None."""
+        """The names of the steps of each branch that has any, when every one of them was appended as it is;
+        None when some was not, or no branch has steps yet (a fan-out: nothing to leave out)."""
         written = self.written
         kept: dict[str, list[str]] = {}
         for name, branch in step_log.branches.items():
+            if not branch.steps:
+                continue
             for key, step in branch.steps.items():
                 if written.get(key) is not step:
                     return None
             kept[name] = list(branch.steps)
-        return kept
+        return kept or None
 
 
 # A composite record whose branch steps are in the journal already: its branches without their steps.
