@@ -64,6 +64,134 @@ def test_per_step_writes_do_not_rewrite_the_run_log(tmp_path):
     assert (tmp_path / "r.json").stat().st_mtime_ns == before
 
 
+def _composite_with_branches(store: FileSystemRunLogStore, run: RunLog) -> StepLog:
+    fan = StepLog(name="fan", internal_name="fan", status="PROCESSING", step_type="map")
+    run.put_step(fan)
+    store.put_step_log("r", fan)
+    for key in ("a", "b"):
+        for name in ("work", "success"):
+            step = StepLog(name=name, internal_name=f"fan.{key}.{name}", status="PROCESSING")
+            run.put_step(step)
+            store.put_step_log("r", step)
+            step.status = "SUCCESS"
+            store.put_step_log("r", step)
+    fan.status = "SUCCESS"
+    return fan
+
+
+def test_a_composite_record_does_not_repeat_the_branch_steps_the_journal_holds(tmp_path):
+    """A map's fan-in record names its branches' steps instead of repeating them (13 MB at 10,000 items); a
+    reader replaying the journal sees exactly what the writer holds."""
+    store = FileSystemRunLogStore(log_folder=str(tmp_path))
+    run = RunLog(run_id="r", status="PROCESSING")
+    store.create_run_log(run)
+    fan = _composite_with_branches(store, run)
+    store.put_step_log("r", fan)
+    last = json.loads((tmp_path / "r.journal").read_text().splitlines()[-1])
+    assert "steps" not in last["step"]["branches"]["fan.a"]
+    assert last["kept"] == {"fan.a": ["fan.a.work", "fan.a.success"], "fan.b": ["fan.b.work", "fan.b.success"]}
+    reread = FileSystemRunLogStore(log_folder=str(tmp_path)).get_run_log("r")
+    assert reread.model_dump(mode="json") == run.model_dump(mode="json")
+
+
+def test_a_composite_record_holding_branch_steps_not_written_as_they_are_repeats_them(tmp_path):
+    """A branch step changed without being put again, or replaced by another record: the composite's record
+    carries its branches whole, so the store keeps what it was given."""
+    store = FileSystemRunLogStore(log_folder=str(tmp_path))
+    run = RunLog(run_id="r", status="PROCESSING")
+    store.create_run_log(run)
+    fan = _composite_with_branches(store, run)
+    fan.branches["fan.a"].steps["fan.a.work"] = StepLog(name="work", internal_name="fan.a.work", status="FAIL")
+    store.put_step_log("r", fan)
+    last = json.loads((tmp_path / "r.journal").read_text().splitlines()[-1])
+    assert "kept" not in last and "steps" in last["step"]["branches"]["fan.a"]
+    reread = FileSystemRunLogStore(log_folder=str(tmp_path)).get_run_log("r")
+    assert reread.search_step("fan.a.work").status == "FAIL"
+    assert reread.model_dump(mode="json") == run.model_dump(mode="json")
+
+
+_SEEN: dict[str, dict] = {}
+
+
+def _peek() -> None:
+    """A step after the composites: what a reader of the running run sees (journal replayed over the JSON)."""
+    _SEEN["log"] = FileSystemRunLogStore().get_run_log("peeked").model_dump(mode="json")
+
+
+def _item(x: int) -> int:
+    return x + 1
+
+
+def _one() -> int:
+    return 1
+
+
+def _count(i: int) -> tuple[int, bool]:
+    return i, i >= 2
+
+
+def _flaky(x: int) -> int:
+    if x == 2:
+        raise ValueError("two")
+    return x
+
+
+def test_a_reader_of_a_running_run_sees_every_step_of_nested_composites(scratch):
+    """Composites in composites, a loop fanned out round after round, a map whose item failed and went on to
+    its on_failure step: the journal replayed mid-run says what the writer holds."""
+    from runnable import Loop, Map, Parallel
+
+    def inner() -> Pipeline:
+        return Pipeline(
+            steps=[
+                Map(
+                    name="inner",
+                    iterate_on="xs",
+                    iterate_as="x",
+                    branch=Pipeline(steps=[PythonTask(name="inc", function=_item, returns=["y"])]),
+                )
+            ]
+        )
+
+    recover = Pipeline(steps=[PythonTask(name="recover", function=_one, returns=["f"])])
+    flaky = PythonTask(name="flaky", function=_flaky, returns=["f"], on_failure=recover)
+    pipeline = Pipeline(
+        steps=[
+            Parallel(
+                name="both",
+                branches={
+                    "left": inner(),
+                    "right": Pipeline(steps=[PythonTask(name="one", function=_one, returns=["z"])]),
+                },
+            ),
+            Map(name="outer", iterate_on="xs", iterate_as="x", branch=inner()),
+            Loop(
+                name="rounds",
+                max_iterations=5,
+                break_on="done",
+                index_as="i",
+                branch=Pipeline(steps=[PythonTask(name="tick", function=_count, returns=["n", "done"])]),
+            ),
+            Map(
+                name="mixed",
+                iterate_on="xs",
+                iterate_as="x",
+                branch=Pipeline(steps=[flaky]),
+            ),
+            PythonTask(name="peek", function=_peek),
+        ]
+    )
+    write(scratch / "params.yaml", "xs: [1, 2, 3]\n")
+    log = pipeline.execute(parameters_file="params.yaml", run_id="peeked")
+    final = log.model_dump(mode="json")
+    seen = _SEEN.pop("log")
+    assert list(seen["steps"]) == ["both", "outer", "rounds", "mixed", "peek"]
+    assert len(seen["steps"]["rounds"]["branches"]) == 3
+    assert seen["steps"]["mixed"]["branches"]["mixed.2"]["steps"]["mixed.2.flaky"]["status"] == "FAIL"
+    for name in ("both", "outer", "rounds", "mixed"):
+        assert seen["steps"][name] == final["steps"][name]
+
+
 def test_git_code_identity_is_recorded(scratch):
     subprocess.run(["git", "init", "-q"], cwd=scratch, check=True)
     write(scratch / "tracked.py", "x = 1\n")

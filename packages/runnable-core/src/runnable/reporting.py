@@ -446,8 +446,14 @@ def _branch_counts(step: StepLog) -> tuple[int, int, int]:
     """Branches, steps inside them (at any depth) and how many of those failed."""
     from runnable.models.run_log import walk_steps
 
-    inner = [s for b in step.branches.values() for s in walk_steps(b.steps) if s.step_type not in TERMINAL_TYPES]
-    return len(step.branches), len(inner), sum(s.status == "FAIL" for s in inner)
+    inner = failed = 0
+    walk = walk_steps({step.internal_name: step})  # one walk over every branch, not a walk per branch
+    next(walk)  # the composite step itself
+    for inside in walk:
+        if inside.step_type not in TERMINAL_TYPES:
+            inner += 1
+            failed += inside.status == "FAIL"
+    return len(step.branches), inner, failed
 
 
 def step_note(step: StepLog, run_log: RunLog) -> str:
@@ -480,13 +486,13 @@ def summary_rows(run_log: RunLog, graph: Graph | None = None, *, max_rows: int =
     rows: list[tuple[str, ...]] = []
     left_out = 0
     for step in steps:
-        keep = step.status == "FAIL" or step.step_type in COMPOSITE_TYPES or is_reused(step)
-        nested = "." in step.internal_name
-        if collapse and not keep and (nested or len(rows) >= max_rows):
+        reused = is_reused(step)  # once per step: a 10,000-item map's summary asks for each item
+        keep = step.status == "FAIL" or step.step_type in COMPOSITE_TYPES or reused
+        if collapse and not keep and ("." in step.internal_name or len(rows) >= max_rows):
             left_out += 1
             continue
-        duration = "-" if is_reused(step) else _duration(step.duration)
-        status = "REUSED" if is_reused(step) else step.status
+        duration = "-" if reused else _duration(step.duration)
+        status = "REUSED" if reused else step.status
         rows.append((display_name(run_log, step.internal_name), status, duration, step_note(step, run_log)))
     for name in missing:
         rows.append((display_name(run_log, name), "NOT RUN", "-", "after a failure, this step never started"))

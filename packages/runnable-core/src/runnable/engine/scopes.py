@@ -76,10 +76,7 @@ def branch_status(branch: BranchLog) -> str:
 
 
 def composite_record(run_log: RunLog, internal_name: str) -> StepLog | None:
-    try:
-        return run_log.search_step(internal_name)
-    except KeyError:
-        return None
+    return run_log.find_step(internal_name)
 
 
 def resolve_scope(run_log: RunLog, graph: Graph, prefix: str, top: Scope, cache: dict[str, Scope]) -> Scope:

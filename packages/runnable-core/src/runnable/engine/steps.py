@@ -145,19 +145,20 @@ def _attempt(
     attempt = StepAttempt(attempt_number=number, start_time=now(), status=PROCESSING)
     step_log.attempts.append(attempt)
     catalog = context.catalog
-    folder = Path((node.catalog and node.catalog.compute_data_folder) or catalog.compute_data_folder)
     values = ParameterValues(scope.parameters, catalog, context.run_id, scope.iteration)
     result = TaskResult()
     new_parameters: dict[str, Parameter] = {}
     metrics: dict[str, Any] = {}
-    redact = Redactor([])
+    redact = _NO_SECRETS
     captured: CapturedOutput | None = None
     try:
         if node.catalog:
+            folder = _data_folder(node, catalog)
             for pattern in node.catalog.get:
                 step_log.data_catalog.extend(catalog.get(context.run_id, pattern, folder))
         secrets = {name: context.secrets.get(name) for name in node.secrets}
-        redact = Redactor(secrets)
+        if secrets:
+            redact = Redactor(secrets)
         task_type = context.task_types[node.command_type]
         with capture_output(redact) as captured:
             try:
@@ -170,6 +171,7 @@ def _attempt(
                 raise
         new_parameters, metrics = _keep_returns(node, context, scope, result)
         if node.catalog:
+            folder = _data_folder(node, catalog)
             for pattern in node.catalog.put:
                 step_log.data_catalog.extend(
                     catalog.put(context.run_id, pattern, folder, store_copy=node.catalog.store_copy)
@@ -202,6 +204,13 @@ def _attempt(
 
 
 _ENGINE = str(Path(__file__).resolve().parents[1])
+_NO_SECRETS = Redactor([])  # masks nothing: what most steps use, made once
+
+
+def _data_folder(node: TaskNode, catalog: Any) -> Path:
+    """Where the step's catalog patterns are matched; only built for steps that move files (a Path per map
+    item that moves none was a measurable part of its cost)."""
+    return Path((node.catalog and node.catalog.compute_data_folder) or catalog.compute_data_folder)
 
 
 def _iteration_environment(scope: Scope) -> dict[str, str]:
@@ -209,7 +218,17 @@ def _iteration_environment(scope: Scope) -> dict[str, str]:
     the original runnable gives a loop's index to every task that way, python tasks included."""
     if not scope.iteration:
         return {}
-    return {name: v if isinstance(v, str) else json.dumps(v) for name, v in scope.iteration.items()}
+    return {name: _as_environment(v) for name, v in scope.iteration.items()}
+
+
+def _as_environment(value: Any) -> str:
+    """A string as it is, anything else as JSON (an int's JSON is its ``str``: the common map item, without
+    the encoder)."""
+    if isinstance(value, str):
+        return value
+    if type(value) is int:
+        return str(value)
+    return json.dumps(value)
 
 
 def _print_user_traceback(error: BaseException) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import chain
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -84,11 +85,20 @@ class StepLog(BaseModel):
 
 
 def walk_steps(steps: dict[str, StepLog]) -> Iterator[StepLog]:
-    """``steps`` and every step inside their branches, depth first."""
-    for step in steps.values():
-        yield step
-        for branch in step.branches.values():
-            yield from walk_steps(branch.steps)
+    """``steps`` and every step inside their branches, depth first.
+
+    With a stack of iterators rather than nested generators: a step of a map item came out through one
+    ``yield from`` per level, and end-of-run summaries walk every step of a 10,000-item map more than once.
+    """
+    stack = [iter(steps.values())]
+    while stack:
+        for step in stack[-1]:
+            yield step
+            if step.branches:  # its branches' steps next, then on with the step after it
+                stack.append(chain.from_iterable(b.steps.values() for b in step.branches.values()))
+                break
+        else:
+            stack.pop()
 
 
 class BranchLog(BaseModel):
@@ -139,17 +149,28 @@ class RunLog(BaseModel):
 
     def search_step(self, internal_name: str) -> StepLog:
         """Find a step by its dotted internal name, descending into branches."""
+        step = self.find_step(internal_name)
+        if step is None:
+            raise KeyError(internal_name)
+        return step
+
+    def find_step(self, internal_name: str) -> StepLog | None:
+        """The step with this dotted internal name, or None: the engine asks before each step whether it ran
+        already, and the answer is nearly always no (a raised and caught KeyError cost a microsecond)."""
         steps = self.steps
         parts = internal_name.split(".")
         # internal names alternate step / branch / step ...: "map.item-1.task" → steps["map"].branches["map.item-1"]...
         for depth in range(0, len(parts), 2):
-            step_name = ".".join(parts[: depth + 1])
-            step = steps[step_name]
+            step = steps.get(".".join(parts[: depth + 1]))
+            if step is None:
+                return None
             if depth + 1 >= len(parts):
                 return step
-            branch_name = ".".join(parts[: depth + 2])
-            steps = step.branches[branch_name].steps
-        raise KeyError(internal_name)
+            branch = step.branches.get(".".join(parts[: depth + 2]))
+            if branch is None:
+                return None
+            steps = branch.steps
+        return None
 
     def put_step(self, step_log: StepLog) -> None:
         """Store ``step_log`` at the place its dotted internal name says, creating branch records on the way."""
