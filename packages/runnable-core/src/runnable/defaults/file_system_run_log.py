@@ -102,7 +102,9 @@ def unreadable(run_id: str, store: str, error: Exception) -> RunnableError:
 class _Journal:
     """The open journal of one running run, and the step records this process appended to it (by internal
     name, the very objects): a composite step's record need not repeat the steps of its branches when each of
-    them is, unchanged, the record last appended under its name."""
+    them is the object last appended under its name. That relies on the engine's rule of putting a step
+    record again after every change to it; a record changed in place and not put again would be read back
+    (mid-run, from the journal) as it was last put. The final JSON is written from memory either way."""
 
     __slots__ = ("file", "written")
 
@@ -245,10 +247,7 @@ def _replay(run_log: RunLog, journal: str) -> None:
 
 def _keep_branch_steps(run_log: RunLog, step: StepLog, kept: dict[str, list[str]]) -> None:
     """A composite record written without its branches' steps: they are those replayed so far."""
-    try:
-        previous = run_log.search_step(step.internal_name)
-    except KeyError:
-        previous = None
+    previous = run_log.find_step(step.internal_name)
     for name, keys in kept.items():
         branch = step.branches.get(name)
         earlier = previous.branches.get(name) if previous is not None else None
