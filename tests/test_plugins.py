@@ -433,6 +433,29 @@ def test_an_import_path_that_fails_or_names_another_class_is_an_error_naming_the
         _registry(("bad", "runnable-bad", {"x": "nope"}))
 
 
+def test_the_plugins_command_imports_every_implementation_and_names_a_broken_one(tmp_path, monkeypatch, fresh_plugins):
+    from runnable.cli import app
+    from typer.testing import CliRunner
+
+    info = tmp_path / "runnable_lazybroken-0.0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: runnable-lazybroken\nVersion: 0.0.1\n")
+    (info / "entry_points.txt").write_text("[runnable]\nlazybroken = lazybroken_plugin\n")
+    (tmp_path / "lazybroken_plugin.py").write_text(
+        "from runnable.hookspecs import hookimpl\n\n\n"
+        "@hookimpl\n"
+        "def register_catalogs():\n"
+        "    return {'gone': 'no_such_module_for_lazybroken:Catalog'}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "gone" in fresh_plugins.get_registry().names("catalog")  # registering imports nothing
+    result = CliRunner().invoke(app, ["plugins"])
+    assert result.exit_code == 2
+    assert "plugin 'lazybroken' (runnable-lazybroken 0.0.1): catalog 'gone': cannot load" in " ".join(
+        result.output.split()
+    )
+
+
 def test_loading_the_installed_plugins_imports_none_of_their_implementations():
     # Every runnable process loads every installed plugin; a container step must not pay for the modules of
     # executors, stores and trackers its configuration does not choose.

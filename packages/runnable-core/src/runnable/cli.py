@@ -727,6 +727,8 @@ def plugins() -> None:
 
     try:
         implementations = sorted(get_registry().all(), key=lambda i: (i.kind, i.name))
+        for impl in implementations:
+            impl.cls  # noqa: B018 - imported here, not at registration: a broken plugin install shows up now
     except RunnableError as error:
         raise _fail(error) from None
     table = Table(show_edge=False)
