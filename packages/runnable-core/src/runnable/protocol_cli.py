@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from runnable.errors import RunnableError, TaskFailedError
+from runnable.errors import InfrastructureError, RunnableError, TaskFailedError
 
 if TYPE_CHECKING:
     import argparse
@@ -29,7 +29,7 @@ class Command:
     summary: str  # the line `runnable --help` shows
     description: str
     example: str
-    options: tuple[tuple[tuple[str, ...], str], ...] = field(default=())  # (flags, help): extra path options
+    options: tuple[tuple[tuple[str, ...], str], ...] = ()  # (flags, help): extra path options
 
 
 COMMANDS: dict[str, Command] = {
@@ -135,7 +135,6 @@ def _run(name: str, arguments: argparse.Namespace) -> int:
     import json
 
     from runnable import entrypoints
-    from runnable.errors import InfrastructureError
 
     iteration = _iteration(arguments.iter_variable)
     call = {"execute-step": entrypoints.execute_step, "fan-out": entrypoints.fan_out, "fan-in": entrypoints.fan_in}
