@@ -326,6 +326,15 @@ def fresh_plugins():
     plugins.reset()
 
 
+def _distribution(folder: Path, name: str, version: str, entry_point: str, module: str) -> None:
+    """The metadata of an installed distribution declaring one ``runnable`` entry point (``folder`` goes on
+    sys.path): what ``pip install`` leaves behind, without installing anything."""
+    info = folder / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[runnable]\n{entry_point} = {module}\n")
+
+
 def _registry(*contributed: tuple[str, str, list[type] | dict[str, str]]):
     """A registry over hand-registered plugins: (plugin name, distribution, catalog classes or import paths)."""
     import pluggy
@@ -437,10 +446,7 @@ def test_the_plugins_command_imports_every_implementation_and_names_a_broken_one
     from runnable.cli import app
     from typer.testing import CliRunner
 
-    info = tmp_path / "runnable_lazybroken-0.0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: runnable-lazybroken\nVersion: 0.0.1\n")
-    (info / "entry_points.txt").write_text("[runnable]\nlazybroken = lazybroken_plugin\n")
+    _distribution(tmp_path, "runnable-lazybroken", "0.0.1", "lazybroken", "lazybroken_plugin")
     (tmp_path / "lazybroken_plugin.py").write_text(
         "from runnable.hookspecs import hookimpl\n\n\n"
         "@hookimpl\n"
@@ -490,10 +496,7 @@ def test_loading_the_installed_plugins_imports_none_of_their_implementations():
 def test_a_plugin_that_fails_to_import_is_an_error_naming_its_distribution(tmp_path, monkeypatch, fresh_plugins):
     from runnable.errors import RunnableError
 
-    info = tmp_path / "runnable_broken-0.0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: runnable-broken\nVersion: 0.0.1\n")
-    (info / "entry_points.txt").write_text("[runnable]\nbroken = runnable_broken_plugin_module\n")
+    _distribution(tmp_path, "runnable-broken", "0.0.1", "broken", "runnable_broken_plugin_module")
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(RunnableError) as raised:
         fresh_plugins.get_registry()
@@ -505,10 +508,7 @@ def test_a_plugin_that_fails_to_import_is_an_error_naming_its_distribution(tmp_p
 
 def test_a_distribution_shadowed_on_sys_path_is_loaded_once(tmp_path, monkeypatch, fresh_plugins):
     # A second copy of runnable-core's metadata earlier on sys.path (a stale install): only one core plugin.
-    info = tmp_path / "runnable_core-9.9.9.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: runnable_core\nVersion: 9.9.9\n")
-    (info / "entry_points.txt").write_text("[runnable]\ncore = runnable.builtin_plugin\n")
+    _distribution(tmp_path, "runnable_core", "9.9.9", "core", "runnable.builtin_plugin")
     monkeypatch.syspath_prepend(str(tmp_path))
     registry = fresh_plugins.get_registry()
     catalogs = [impl for impl in registry.all() if impl.kind == "catalog" and impl.name == "file-system"]
@@ -519,10 +519,7 @@ def test_a_distribution_shadowed_on_sys_path_is_loaded_once(tmp_path, monkeypatc
 def test_a_misspelt_hook_in_a_plugin_is_an_error_naming_it(tmp_path, monkeypatch, fresh_plugins):
     from runnable.errors import RunnableError
 
-    info = tmp_path / "runnable_typo-0.0.2.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: runnable-typo\nVersion: 0.0.2\n")
-    (info / "entry_points.txt").write_text("[runnable]\ntypo = runnable_typo_plugin\n")
+    _distribution(tmp_path, "runnable-typo", "0.0.2", "typo", "runnable_typo_plugin")
     (tmp_path / "runnable_typo_plugin.py").write_text(
         "from runnable.hookspecs import hookimpl\n\n\n@hookimpl\ndef step_finnished(run_id, step_log):\n    pass\n"
     )
